@@ -1,0 +1,188 @@
+"""Argument checks shared by every module, so that error messages read the same everywhere.
+
+Each check raises ``TypeError`` (wrong kind of object) or ``ValueError`` (right kind, wrong
+content) with a message that names the argument, says what was expected and shows what came::
+
+    `image` must be a 2D or 3D array, got shape (5,)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+
+def _ndim_text(ndim: int | Iterable[int]) -> str:
+    dims = [ndim] if isinstance(ndim, int) else sorted(ndim)
+    return " or ".join(f"{d}D" for d in dims)
+
+
+def check_array(
+    x: Any,
+    name: str,
+    *,
+    ndim: int | Iterable[int] | None = None,
+    finite: bool = False,
+    nonempty: bool = True,
+    numeric: bool = True,
+) -> np.ndarray:
+    """Return ``x`` as a numpy array after checking its dimensions and content.
+
+    Parameters
+    ----------
+    x : array_like
+        The value to check. Lists are accepted; ``None`` is not.
+    name : str
+        Argument name used in the error message.
+    ndim : int or iterable of int, optional
+        Allowed numbers of dimensions.
+    finite : bool
+        Reject NaN and infinite values.
+    nonempty : bool
+        Reject arrays with no elements.
+    numeric : bool
+        Require a boolean, integer or floating-point dtype.
+
+    Examples
+    --------
+    >>> check_array([[1, 2], [3, 4]], "image", ndim=2).shape
+    (2, 2)
+    >>> check_array([1, 2], "image", ndim=(2, 3))
+    Traceback (most recent call last):
+    ...
+    ValueError: `image` must be a 2D or 3D array, got shape (2,)
+    """
+    if x is None:
+        raise TypeError(f"`{name}` must be an array, got None")
+    if hasattr(x, "detach") and hasattr(x, "cpu"):  # a torch tensor
+        x = x.detach().cpu().numpy()
+    arr = np.asarray(x)
+    if numeric and arr.dtype.kind not in "biuf":
+        raise TypeError(f"`{name}` must be a numeric array, got dtype {arr.dtype}")
+    if ndim is not None:
+        allowed = {ndim} if isinstance(ndim, int) else set(ndim)
+        if arr.ndim not in allowed:
+            raise ValueError(
+                f"`{name}` must be a {_ndim_text(allowed)} array, got shape {arr.shape}"
+            )
+    if nonempty and arr.size == 0:
+        raise ValueError(f"`{name}` must not be empty, got shape {arr.shape}")
+    if finite and arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        n_nan = int(np.isnan(arr).sum())
+        n_inf = int(np.isinf(arr).sum())
+        raise ValueError(
+            f"`{name}` must contain only finite values, got {n_nan} NaN and {n_inf} infinite"
+        )
+    return arr
+
+
+def check_labels(x: Any, name: str, *, ndim: int | Iterable[int] | None = None) -> np.ndarray:
+    """Return ``x`` as an integer label image (0 = background), rejecting floats and negatives.
+
+    Boolean masks are accepted and returned unchanged (True counts as label 1).
+
+    Examples
+    --------
+    >>> check_labels([[0, 2], [2, 5]], "labels").dtype.kind in "iu"
+    True
+    >>> check_labels([[0.0, 1.5]], "labels")
+    Traceback (most recent call last):
+    ...
+    TypeError: `labels` must be an integer or boolean label image, got dtype float64
+    """
+    arr = check_array(x, name, ndim=ndim)
+    if arr.dtype.kind not in "biu":
+        raise TypeError(f"`{name}` must be an integer or boolean label image, got dtype {arr.dtype}")
+    if arr.dtype.kind == "i" and arr.size and arr.min() < 0:
+        raise ValueError(f"`{name}` must not contain negative labels, got minimum {arr.min()}")
+    return arr
+
+
+def check_same_shape(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:
+    """Raise ``ValueError`` unless ``a`` and ``b`` have the same shape.
+
+    >>> check_same_shape(np.zeros((2, 3)), np.zeros((3, 2)), "image", "labels")
+    Traceback (most recent call last):
+    ...
+    ValueError: `image` and `labels` must have the same shape, got (2, 3) and (3, 2)
+    """
+    if a.shape != b.shape:
+        raise ValueError(
+            f"`{name_a}` and `{name_b}` must have the same shape, got {a.shape} and {b.shape}"
+        )
+
+
+def check_in_range(
+    value: Any,
+    name: str,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    low_inclusive: bool = True,
+    high_inclusive: bool = True,
+) -> float:
+    """Return ``value`` as a float after checking that it lies in the given interval.
+
+    >>> check_in_range(0.5, "p", 0, 1)
+    0.5
+    >>> check_in_range(2, "sigma", 0, low_inclusive=False)
+    2.0
+    >>> check_in_range(-1, "sigma", 0, low_inclusive=False)
+    Traceback (most recent call last):
+    ...
+    ValueError: `sigma` must be > 0, got -1
+    """
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be a number, got {value!r}") from None
+    if np.isnan(v):
+        raise ValueError(f"`{name}` must be a number, got NaN")
+    bad_low = low is not None and (v < low if low_inclusive else v <= low)
+    bad_high = high is not None and (v > high if high_inclusive else v >= high)
+    if bad_low or bad_high:
+        if low is not None and high is not None:
+            lo = "[" if low_inclusive else "("
+            hi = "]" if high_inclusive else ")"
+            expected = f"in {lo}{low}, {high}{hi}"
+        elif low is not None:
+            expected = f"{'>=' if low_inclusive else '>'} {low}"
+        else:
+            expected = f"{'<=' if high_inclusive else '<'} {high}"
+        raise ValueError(f"`{name}` must be {expected}, got {value!r}")
+    return v
+
+
+def check_choice(value: Any, name: str, choices: Iterable[Any]) -> Any:
+    """Return ``value`` if it is one of ``choices``, else raise a ``ValueError`` listing them.
+
+    >>> check_choice("reflect", "mode", ["constant", "reflect"])
+    'reflect'
+    >>> check_choice("mirror", "mode", ["constant", "reflect"])
+    Traceback (most recent call last):
+    ...
+    ValueError: `mode` must be one of 'constant', 'reflect', got 'mirror'
+    """
+    choices = list(choices)
+    if value not in choices:
+        listed = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"`{name}` must be one of {listed}, got {value!r}")
+    return value
+
+
+def as_rng(rng: Any = None) -> np.random.Generator:
+    """Normalise ``rng`` (None, an int seed or a Generator) to a ``numpy.random.Generator``.
+
+    A Generator is returned as is, so a caller's stream continues; helpers never touch
+    numpy's global random state.
+
+    >>> bool(as_rng(0).integers(10) == as_rng(0).integers(10))
+    True
+    """
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or isinstance(rng, (int, np.integer, np.random.SeedSequence)):
+        return np.random.default_rng(rng)
+    raise TypeError(f"`rng` must be None, an int seed or a numpy Generator, got {type(rng).__name__}")

@@ -1,0 +1,141 @@
+"""Where computations run: CPU, an NVIDIA GPU (CUDA) or an Apple GPU (MPS).
+
+Introduced in every notebook's second cell. All GPU decisions of the course are made here, so the
+rest of the package only ever asks :func:`get_device` and :func:`use_amp`.
+
+The environment variable ``BIOIMAGE_COURSE_DEVICE`` forces a device (``cpu``, ``cuda``,
+``cuda:1``, ``mps``); without it the fastest available one is chosen: CUDA, then MPS, then CPU.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+
+import numpy as np
+import torch
+
+ENV_VAR = "BIOIMAGE_COURSE_DEVICE"
+
+
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
+
+
+def get_device(device: str | torch.device | None = None) -> torch.device:
+    """Return the torch device to compute on.
+
+    Parameters
+    ----------
+    device : str or torch.device, optional
+        An explicit choice. ``None`` reads ``BIOIMAGE_COURSE_DEVICE`` and otherwise picks CUDA,
+        then MPS, then CPU.
+
+    Raises
+    ------
+    ValueError
+        If the requested device is not a valid device string or is not available here.
+
+    Examples
+    --------
+    >>> get_device("cpu")
+    device(type='cpu')
+    """
+    source = "`device`"
+    if device is None:
+        device = os.environ.get(ENV_VAR) or None
+        source = f"environment variable {ENV_VAR}"
+    if device is None:
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(
+            f"{source} must be 'cpu', 'cuda', 'cuda:N' or 'mps', got {device!r}"
+        ) from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"{source} asks for {device!r} but CUDA is not available here")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"{source} asks for {device!r} but only {torch.cuda.device_count()} "
+                "CUDA device(s) exist"
+            )
+    elif dev.type == "mps":
+        if not _mps_available():
+            raise ValueError(f"{source} asks for 'mps' but MPS is not available here")
+    elif dev.type != "cpu":
+        raise ValueError(f"{source} must be 'cpu', 'cuda', 'cuda:N' or 'mps', got {device!r}")
+    return dev
+
+
+def use_amp(device: torch.device | str | None = None) -> bool:
+    """Whether mixed precision (float16 autocast + gradient scaling) should be used.
+
+    Only on CUDA: there it roughly doubles throughput on tensor cores. On CPU, bfloat16 autocast
+    is slower than float32 for the small models of this course, and MPS autocast support varies
+    between PyTorch versions, so both stay in float32.
+
+    >>> use_amp("cpu")
+    False
+    """
+    return get_device(device).type == "cuda"
+
+
+def autocast(device: torch.device | str | None = None):
+    """A context manager for the forward pass: float16 autocast on CUDA, a no-op elsewhere.
+
+    >>> with autocast("cpu"):
+    ...     y = torch.ones(2) * 2
+    """
+    dev = get_device(device)
+    return torch.autocast(device_type=dev.type, dtype=torch.float16, enabled=use_amp(dev))
+
+
+def grad_scaler(device: torch.device | str | None = None) -> torch.amp.GradScaler:
+    """A gradient scaler that is active exactly when :func:`use_amp` is true."""
+    dev = get_device(device)
+    return torch.amp.GradScaler(dev.type, enabled=use_amp(dev))
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, numpy's and torch's global generators (CPU and all GPUs).
+
+    Used at the top of notebooks so that a run is reproducible. Library functions never rely on
+    global state: they take ``rng``/``seed`` arguments.
+    """
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+        raise TypeError(f"`seed` must be an int, got {type(seed).__name__}")
+    random.seed(int(seed))
+    np.random.seed(int(seed) % 2**32)
+    torch.manual_seed(int(seed))  # also seeds every CUDA device
+
+
+def describe_device(device: torch.device | str | None = None) -> str:
+    """A short human-readable summary of the software and of what computation will run on.
+
+    Shown in every notebook's second cell and by ``bioimage-course info``.
+    """
+    dev = get_device(device)
+    lines = [
+        f"Python {platform.python_version()}, torch {torch.__version__}, numpy {np.__version__}",
+        f"CPU: {os.cpu_count()} logical cores, torch uses {torch.get_num_threads()} threads",
+    ]
+    if dev.type == "cuda":
+        props = torch.cuda.get_device_properties(dev)
+        mem_gib = props.total_memory / 2**30
+        lines.append(f"Computing on: CUDA GPU {props.name} ({mem_gib:.1f} GiB), mixed precision on")
+    elif dev.type == "mps":
+        lines.append("Computing on: Apple GPU (MPS), float32")
+    else:
+        lines.append("Computing on: CPU (no GPU found), float32")
+    forced = os.environ.get(ENV_VAR)
+    if forced:
+        lines.append(f"(forced by {ENV_VAR}={forced})")
+    return "\n".join(lines)

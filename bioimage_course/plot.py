@@ -1,0 +1,238 @@
+"""Display helpers shared by the notebooks: images with scale bars, comparisons, labels, histograms.
+
+Introduced in notebook 01 (digital images). What you *see* is not the data: a display maps
+pixel values to colours through a lookup table (LUT) between two contrast limits. These helpers
+make that mapping explicit (``vmin``/``vmax``, ``colorbar=True``) and never change the data.
+
+Examples
+--------
+>>> import numpy as np, matplotlib
+>>> matplotlib.use("Agg")
+>>> ax = show(np.eye(8), pixel_size_um=0.5, scalebar_um=2, title="identity")
+>>> ax.get_title()
+'identity'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.colors import ListedColormap
+
+from ._validate import check_array, check_labels, check_same_shape
+
+
+def _new_axes(ax):
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4, 4))
+    return ax
+
+
+def add_scalebar(ax, pixel_size_um: float, length_um: float, *, color: str = "white") -> None:
+    """Draw a scale bar of ``length_um`` micrometres in the lower right corner of ``ax``."""
+    if pixel_size_um <= 0 or length_um <= 0:
+        raise ValueError(
+            f"`pixel_size_um` and `length_um` must be > 0, got {pixel_size_um} and {length_um}"
+        )
+    x0, x1 = sorted(ax.get_xlim())
+    y_top, y_bottom = sorted(ax.get_ylim())
+    width_px = length_um / pixel_size_um
+    margin = 0.05 * (x1 - x0)
+    height = max(0.012 * (y_bottom - y_top), 1.0)
+    x_start = x1 - margin - width_px
+    y = y_bottom - margin
+    ax.add_patch(plt.Rectangle((x_start, y - height), width_px, height, color=color, lw=0))
+    label = f"{length_um:g} µm"
+    ax.text(x_start + width_px / 2, y - height - 0.01 * (y_bottom - y_top), label, color=color,
+            ha="center", va="bottom", fontsize=8)
+
+
+def _nice_length(extent_um: float) -> float:
+    """A round scale-bar length close to a fifth of the field of view."""
+    target = extent_um / 5
+    exponent = np.floor(np.log10(target))
+    for step in (5, 2, 1):
+        if step * 10**exponent <= target:
+            return float(step * 10**exponent)
+    return float(10**exponent)
+
+
+def show(
+    image,
+    *,
+    ax=None,
+    title: str | None = None,
+    cmap: str = "gray",
+    vmin: float | None = None,
+    vmax: float | None = None,
+    pixel_size_um: float | None = None,
+    scalebar_um: float | None = None,
+    colorbar: bool = False,
+):
+    """Display a 2D image (or an RGB image) without axes ticks, optionally with a scale bar.
+
+    Parameters
+    ----------
+    image : array_like
+        2D grayscale, or (rows, cols, 3|4) RGB(A).
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure when None.
+    title, cmap, vmin, vmax
+        As in ``matplotlib.pyplot.imshow``: ``vmin``/``vmax`` are the contrast limits of the LUT
+        (values below/above are shown saturated); None uses the data's min and max.
+    pixel_size_um : float, optional
+        Pixel size; with it a scale bar is drawn (length ``scalebar_um``, or a round number).
+    colorbar : bool
+        Add a colour bar that maps displayed colours back to pixel values.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    image = check_array(image, "image", ndim=(2, 3))
+    if image.ndim == 3 and image.shape[-1] not in (3, 4):
+        raise ValueError(f"`image` must be 2D or RGB(A) (rows, cols, 3|4), got shape {image.shape}")
+    ax = _new_axes(ax)
+    shown = ax.imshow(image, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=10)
+    if colorbar:
+        ax.figure.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
+    if pixel_size_um is not None:
+        length = scalebar_um or _nice_length(image.shape[1] * pixel_size_um)
+        add_scalebar(ax, pixel_size_um, length)
+    elif scalebar_um is not None:
+        raise ValueError("`scalebar_um` needs `pixel_size_um` to convert micrometres to pixels")
+    return ax
+
+
+def compare(images: Sequence | Mapping, titles: Sequence[str] | None = None, *,
+            ncols: int | None = None, size: float = 3.2, **show_kwargs):
+    """Show several images side by side, each with :func:`show`.
+
+    Parameters
+    ----------
+    images : sequence of arrays, or mapping title -> array
+    titles : sequence of str, optional
+        Titles when ``images`` is a sequence.
+    ncols : int, optional
+        Columns of the grid (default: all in one row, at most 4).
+    size : float
+        Size of each panel in inches.
+    **show_kwargs
+        Passed to :func:`show` (``cmap``, ``vmin``, ``pixel_size_um``, ...).
+
+    Returns
+    -------
+    matplotlib Figure
+    """
+    if isinstance(images, Mapping):
+        titles = list(images.keys())
+        images = list(images.values())
+    images = list(images)
+    if not images:
+        raise ValueError("`images` must contain at least one image, got none")
+    if titles is not None and len(titles) != len(images):
+        raise ValueError(
+            f"`titles` must have one title per image ({len(images)}), got {len(titles)}"
+        )
+    ncols = ncols or min(len(images), 4)
+    nrows = int(np.ceil(len(images) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        if i < len(images):
+            show(images[i], ax=ax, title=titles[i] if titles else None, **show_kwargs)
+        else:
+            ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def label_colormap(n_labels: int, *, seed: int = 0) -> ListedColormap:
+    """A colormap for instance labels: transparent background, distinct random colours."""
+    rng = np.random.default_rng(seed)
+    colours = np.ones((max(n_labels, 1) + 1, 4))
+    colours[1:, :3] = 0.25 + 0.75 * rng.random((max(n_labels, 1), 3))
+    colours[0] = (0, 0, 0, 0)
+    return ListedColormap(colours)
+
+
+def overlay_labels(image, labels, *, ax=None, contours: bool = True, alpha: float = 0.4,
+                   title: str | None = None, **show_kwargs):
+    """Show ``image`` with instance ``labels`` on top: filled colours and/or outlines.
+
+    Parameters
+    ----------
+    image : array_like
+        2D image.
+    labels : array_like of int
+        Label image of the same shape (0 = background).
+    contours : bool
+        Draw each object's outline in its colour.
+    alpha : float
+        Opacity of the filled colours (0 for outlines only).
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    image = check_array(image, "image", ndim=2)
+    labels = check_labels(labels, "labels", ndim=2)
+    check_same_shape(image, labels, "image", "labels")
+    ax = show(image, ax=ax, title=title, **show_kwargs)
+    ids, dense = np.unique(labels, return_inverse=True)
+    dense = dense.reshape(labels.shape)
+    if ids[0] != 0:
+        dense = dense + 1
+    n = int(dense.max())
+    cmap = label_colormap(n)
+    if alpha > 0:
+        ax.imshow(np.ma.masked_equal(dense, 0), cmap=cmap, vmin=0, vmax=n, alpha=alpha,
+                  interpolation="nearest")
+    if contours and n:
+        edge = np.zeros(dense.shape, bool)
+        for shift in ((0, 1), (1, 0), (0, -1), (-1, 0)):
+            edge |= np.roll(dense, shift, axis=(0, 1)) != dense
+        edge &= dense > 0
+        ax.imshow(np.ma.masked_where(~edge, dense), cmap=cmap, vmin=0, vmax=n,
+                  interpolation="nearest")
+    return ax
+
+
+def histogram(image, *, ax=None, bins: int = 256, log: bool = False, label: str | None = None,
+              title: str | None = None, range: tuple[float, float] | None = None):
+    """Plot the intensity histogram of ``image`` (all pixels, or a mask's pixels passed in).
+
+    Parameters
+    ----------
+    image : array_like
+        Any shape; all values are counted. NaNs are not allowed.
+    bins : int
+        Number of bins.
+    log : bool
+        Logarithmic count axis, which shows rare values such as hot pixels and saturation.
+    label : str, optional
+        Legend entry, to overlay several histograms on one ``ax``.
+    range : (float, float), optional
+        Range of the bins; default the data's min and max.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    values = check_array(image, "image", finite=True).ravel()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3))
+    ax.hist(values, bins=bins, range=range, histtype="stepfilled" if label is None else "step",
+            log=log, label=label, alpha=0.9)
+    ax.set_xlabel("pixel value")
+    ax.set_ylabel("pixel count")
+    if title:
+        ax.set_title(title, fontsize=10)
+    if label is not None:
+        ax.legend(fontsize=8)
+    return ax
