@@ -94,7 +94,9 @@ def check_labels(x: Any, name: str, *, ndim: int | Iterable[int] | None = None) 
     """
     arr = check_array(x, name, ndim=ndim)
     if arr.dtype.kind not in "biu":
-        raise TypeError(f"`{name}` must be an integer or boolean label image, got dtype {arr.dtype}")
+        raise TypeError(
+            f"`{name}` must be an integer or boolean label image, got dtype {arr.dtype}"
+        )
     if arr.dtype.kind == "i" and arr.size and arr.min() < 0:
         raise ValueError(f"`{name}` must not contain negative labels, got minimum {arr.min()}")
     return arr
@@ -185,4 +187,6 @@ def as_rng(rng: Any = None) -> np.random.Generator:
         return rng
     if rng is None or isinstance(rng, (int, np.integer, np.random.SeedSequence)):
         return np.random.default_rng(rng)
-    raise TypeError(f"`rng` must be None, an int seed or a numpy Generator, got {type(rng).__name__}")
+    raise TypeError(
+        f"`rng` must be None, an int seed or a numpy Generator, got {type(rng).__name__}"
+    )

@@ -22,7 +22,7 @@ import nbformat
 
 from . import REPO_URL
 
-SETUP_MARKER = "# Setup: on Google Colab this installs the course package; elsewhere it does nothing."
+SETUP_MARKER = "# Setup: on Google Colab this installs the course package; elsewhere does nothing."
 DEVICE_CELL = "from bioimage_course.device import describe_device\n\nprint(describe_device())"
 CHECKS_HEADING = "## Checks"
 NOTEBOOK_NAME = re.compile(r"^(\d\d)_[a-z0-9_]+\.ipynb$")
@@ -32,7 +32,7 @@ def setup_cell(repo_url: str = REPO_URL) -> str:
     """Source of the first code cell of every notebook.
 
     >>> print(setup_cell("https://example.org/me/course").splitlines()[0])
-    # Setup: on Google Colab this installs the course package; elsewhere it does nothing.
+    # Setup: on Google Colab this installs the course package; elsewhere does nothing.
     """
     return (
         f"{SETUP_MARKER}\n"
@@ -42,7 +42,7 @@ def setup_cell(repo_url: str = REPO_URL) -> str:
         "    import subprocess\n"
         "\n"
         f'    REPO = "{repo_url}"\n'
-        '    cmd = [sys.executable, "-m", "pip", "install", "-q", f"bioimage-course @ git+{REPO}"]\n'
+        '    cmd = [sys.executable, "-m", "pip", "install", f"bioimage-course @ git+{REPO}"]\n'
         "    subprocess.run(cmd, check=True)\n"
         "\n"
         "%matplotlib inline"
@@ -79,7 +79,11 @@ def build_notebook(title: str, cells: list[tuple[str, str]]) -> nbformat.Noteboo
     ['markdown', 'code', 'code', 'code', 'markdown', 'code']
     """
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nb.metadata["language_info"] = {"name": "python"}
     nb.cells = [
         nbformat.v4.new_markdown_cell(title.strip()),
@@ -132,7 +136,9 @@ def notebook_problems(nb: nbformat.NotebookNode, repo_url: str = REPO_URL) -> li
     if not cells or cells[0].cell_type != "markdown" or not cells[0].source.startswith("# "):
         problems.append("the first cell is not a markdown title ('# NN · Topic')")
     if not code or code[0].source != setup_cell(repo_url):
-        problems.append("the first code cell is not the setup cell (bioimage_course.course.setup_cell)")
+        problems.append(
+            "the first code cell is not the setup cell (bioimage_course.course.setup_cell)"
+        )
     if len(code) < 2 or code[1].source != DEVICE_CELL:
         problems.append("the second code cell is not the device summary cell")
     if not any(c.source.startswith("# Parameters") for c in code):
@@ -140,12 +146,15 @@ def notebook_problems(nb: nbformat.NotebookNode, repo_url: str = REPO_URL) -> li
     stored = [i for i, c in enumerate(cells) if c.cell_type == "code" and c.get("outputs")]
     if stored:
         problems.append(f"outputs are stored in cells {stored}")
-    checks = [i for i, c in enumerate(cells) if c.cell_type == "markdown"
-              and c.source.strip().splitlines()[:1] == [CHECKS_HEADING]]
+    checks = [
+        i
+        for i, c in enumerate(cells)
+        if c.cell_type == "markdown" and c.source.strip().splitlines()[:1] == [CHECKS_HEADING]
+    ]
     if not checks:
         problems.append(f'no "{CHECKS_HEADING}" section')
     else:
-        after = cells[checks[-1] + 1:]
+        after = cells[checks[-1] + 1 :]
         if any(c.cell_type == "markdown" and c.source.startswith("## ") for c in after):
             problems.append(f'"{CHECKS_HEADING}" is not the last section')
         if not any(c.cell_type == "code" and "assert " in c.source for c in after):

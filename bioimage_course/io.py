@@ -123,8 +123,9 @@ def write_tiff(
     kwargs: dict = {}
     if pixel_size_um is not None:
         px = check_in_range(pixel_size_um, "pixel_size_um", 0, low_inclusive=False)
-        metadata.update(PhysicalSizeX=px, PhysicalSizeXUnit="µm",
-                        PhysicalSizeY=px, PhysicalSizeYUnit="µm")
+        metadata.update(
+            PhysicalSizeX=px, PhysicalSizeXUnit="µm", PhysicalSizeY=px, PhysicalSizeYUnit="µm"
+        )
         pixels_per_cm = 1e4 / px
         kwargs.update(resolution=(pixels_per_cm, pixels_per_cm), resolutionunit="CENTIMETER")
     if z_step_um is not None:
@@ -150,8 +151,14 @@ def write_tiff(
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     os.close(fd)
     try:
-        tifffile.imwrite(tmp, data, ome=True, photometric="minisblack" if "S" not in axes
-                         else "rgb", metadata=metadata, **kwargs)
+        tifffile.imwrite(
+            tmp,
+            data,
+            ome=True,
+            photometric="minisblack" if "S" not in axes else "rgb",
+            metadata=metadata,
+            **kwargs,
+        )
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -45,8 +45,15 @@ def add_scalebar(ax, pixel_size_um: float, length_um: float, *, color: str = "wh
     y = y_bottom - margin
     ax.add_patch(plt.Rectangle((x_start, y - height), width_px, height, color=color, lw=0))
     label = f"{length_um:g} µm"
-    ax.text(x_start + width_px / 2, y - height - 0.01 * (y_bottom - y_top), label, color=color,
-            ha="center", va="bottom", fontsize=8)
+    ax.text(
+        x_start + width_px / 2,
+        y - height - 0.01 * (y_bottom - y_top),
+        label,
+        color=color,
+        ha="center",
+        va="bottom",
+        fontsize=8,
+    )
 
 
 def _nice_length(extent_um: float) -> float:
@@ -110,8 +117,14 @@ def show(
     return ax
 
 
-def compare(images: Sequence | Mapping, titles: Sequence[str] | None = None, *,
-            ncols: int | None = None, size: float = 3.2, **show_kwargs):
+def compare(
+    images: Sequence | Mapping,
+    titles: Sequence[str] | None = None,
+    *,
+    ncols: int | None = None,
+    size: float = 3.2,
+    **show_kwargs,
+):
     """Show several images side by side, each with :func:`show`.
 
     Parameters
@@ -161,8 +174,16 @@ def label_colormap(n_labels: int, *, seed: int = 0) -> ListedColormap:
     return ListedColormap(colours)
 
 
-def overlay_labels(image, labels, *, ax=None, contours: bool = True, alpha: float = 0.4,
-                   title: str | None = None, **show_kwargs):
+def overlay_labels(
+    image,
+    labels,
+    *,
+    ax=None,
+    contours: bool = True,
+    alpha: float = 0.4,
+    title: str | None = None,
+    **show_kwargs,
+):
     """Show ``image`` with instance ``labels`` on top: filled colours and/or outlines.
 
     Parameters
@@ -191,20 +212,35 @@ def overlay_labels(image, labels, *, ax=None, contours: bool = True, alpha: floa
     n = int(dense.max())
     cmap = label_colormap(n)
     if alpha > 0:
-        ax.imshow(np.ma.masked_equal(dense, 0), cmap=cmap, vmin=0, vmax=n, alpha=alpha,
-                  interpolation="nearest")
+        ax.imshow(
+            np.ma.masked_equal(dense, 0),
+            cmap=cmap,
+            vmin=0,
+            vmax=n,
+            alpha=alpha,
+            interpolation="nearest",
+        )
     if contours and n:
         edge = np.zeros(dense.shape, bool)
         for shift in ((0, 1), (1, 0), (0, -1), (-1, 0)):
             edge |= np.roll(dense, shift, axis=(0, 1)) != dense
         edge &= dense > 0
-        ax.imshow(np.ma.masked_where(~edge, dense), cmap=cmap, vmin=0, vmax=n,
-                  interpolation="nearest")
+        ax.imshow(
+            np.ma.masked_where(~edge, dense), cmap=cmap, vmin=0, vmax=n, interpolation="nearest"
+        )
     return ax
 
 
-def histogram(image, *, ax=None, bins: int = 256, log: bool = False, label: str | None = None,
-              title: str | None = None, range: tuple[float, float] | None = None):
+def histogram(
+    image,
+    *,
+    ax=None,
+    bins: int = 256,
+    log: bool = False,
+    label: str | None = None,
+    title: str | None = None,
+    range: tuple[float, float] | None = None,
+):
     """Plot the intensity histogram of ``image`` (all pixels, or a mask's pixels passed in).
 
     Parameters
@@ -227,8 +263,15 @@ def histogram(image, *, ax=None, bins: int = 256, log: bool = False, label: str 
     values = check_array(image, "image", finite=True).ravel()
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 3))
-    ax.hist(values, bins=bins, range=range, histtype="stepfilled" if label is None else "step",
-            log=log, label=label, alpha=0.9)
+    ax.hist(
+        values,
+        bins=bins,
+        range=range,
+        histtype="stepfilled" if label is None else "step",
+        log=log,
+        label=label,
+        alpha=0.9,
+    )
     ax.set_xlabel("pixel value")
     ax.set_ylabel("pixel count")
     if title:

@@ -1,0 +1,204 @@
+"""The ``bioimage-course`` command: run notebooks headless, describe the machine, re-point a fork.
+
+::
+
+    bioimage-course run            # every notebook, in order, into build/
+    bioimage-course run 01 05      # only notebooks 01 and 05
+    bioimage-course info           # versions and the device computations will use
+    bioimage-course set-repo URL   # point badges and setup cells at a fork
+
+``run`` executes each notebook with nbclient in a fresh kernel (working directory: the
+notebooks' folder), writes the executed copy and an HTML rendering to the output folder (never
+over the sources), and prints a table of notebook, status and seconds. A failing notebook prints
+the cell that failed and its error, and the command exits with status 1.
+
+Examples
+--------
+>>> main(["run", "--list", "--notebooks", "/nonexistent"])
+Traceback (most recent call last):
+...
+SystemExit: no notebooks folder at /nonexistent
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import REPO_URL, __version__
+from .course import course_notebooks, set_repo
+
+
+def default_notebooks() -> Path:
+    """``./notebooks`` when it exists, else the notebooks beside an editable install."""
+    here = Path("notebooks")
+    return here if here.is_dir() else Path(__file__).resolve().parent.parent / "notebooks"
+
+
+@dataclass
+class RunResult:
+    """Outcome of one notebook run."""
+
+    name: str
+    ok: bool
+    seconds: float
+    error: str = ""
+
+
+def _failed_cell_report(nb, err: Exception) -> str:
+    """Which cell failed (its number among code cells and its first lines) and the error."""
+    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    failed = None
+    for i, cell in enumerate(code_cells, start=1):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                failed = (i, cell)
+    lines = []
+    if failed is not None:
+        i, cell = failed
+        source = cell.source.splitlines()
+        shown = "\n".join("    " + line for line in source[:12])
+        more = f"\n    ... ({len(source) - 12} more lines)" if len(source) > 12 else ""
+        lines.append(f"  failing cell: code cell {i} of {len(code_cells)}\n{shown}{more}")
+    summary = getattr(err, "ename", type(err).__name__)
+    value = getattr(err, "evalue", str(err).strip().splitlines()[-1] if str(err) else "")
+    lines.append(f"  error: {summary}: {value}")
+    return "\n".join(lines)
+
+
+def run_notebook(path: Path, output: Path, *, timeout: int = 900) -> RunResult:
+    """Execute one notebook; write ``output/NAME.ipynb`` and ``output/NAME.html``."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbconvert import HTMLExporter
+    from tqdm.auto import tqdm
+
+    nb = nbformat.read(path, as_version=4)
+    n_code = sum(c.cell_type == "code" for c in nb.cells)
+    bar = tqdm(total=n_code, desc=path.stem, unit="cell", leave=False)
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+        on_cell_executed=lambda **kw: bar.update(1),
+    )
+    start = time.perf_counter()
+    error = ""
+    try:
+        client.execute()
+        ok = True
+    except Exception as err:  # nbclient raises CellExecutionError, timeouts, dead kernels
+        ok = False
+        error = _failed_cell_report(nb, err)
+    finally:
+        bar.close()
+    seconds = time.perf_counter() - start
+    output.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, output / path.name)
+    html, _ = HTMLExporter().from_notebook_node(nb)
+    (output / f"{path.stem}.html").write_text(html, encoding="utf-8")
+    return RunResult(path.stem, ok, seconds, error)
+
+
+def select_notebooks(folder: Path, wanted: list[str]) -> list[Path]:
+    """The notebooks of ``folder`` whose number or name starts with one of ``wanted``."""
+    paths = course_notebooks(folder)
+    if not wanted:
+        return paths
+    chosen = []
+    for key in wanted:
+        hits = [p for p in paths if p.stem.startswith(key.zfill(2) if key.isdigit() else key)]
+        if not hits:
+            names = ", ".join(p.stem for p in paths)
+            raise SystemExit(f"no notebook matches {key!r}; available: {names}")
+        chosen += [p for p in hits if p not in chosen]
+    return chosen
+
+
+def _run(args: argparse.Namespace) -> int:
+    folder = Path(args.notebooks) if args.notebooks else default_notebooks()
+    if not folder.is_dir():
+        raise SystemExit(f"no notebooks folder at {folder}")
+    paths = select_notebooks(folder, args.names)
+    output = Path(args.output).resolve()
+    if output == folder.resolve():
+        raise SystemExit("--output must not be the notebooks folder: sources are never overwritten")
+    if args.list:
+        print("\n".join(p.name for p in paths))
+        return 0
+    from tqdm.auto import tqdm
+
+    results = []
+    for path in tqdm(paths, desc="notebooks", unit="nb"):
+        result = run_notebook(path, output, timeout=args.timeout)
+        results.append(result)
+        if not result.ok:
+            tqdm.write(f"FAILED {path.name}\n{result.error}")
+    width = max(len(r.name) for r in results)
+    print(f"\n{'notebook':<{width}}  status  seconds")
+    for r in results:
+        print(f"{r.name:<{width}}  {'ok' if r.ok else 'FAILED':<6}  {r.seconds:7.1f}")
+    total = sum(r.seconds for r in results)
+    n_failed = sum(not r.ok for r in results)
+    print(f"{'total':<{width}}  {'ok' if not n_failed else f'{n_failed} bad':<6}  {total:7.1f}")
+    print(f"executed notebooks and HTML in {output}")
+    return 1 if n_failed else 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    import matplotlib
+    import scipy
+    import skimage
+    import tifffile
+
+    from .device import describe_device
+
+    print(f"bioimage-course {__version__} ({REPO_URL})")
+    print(describe_device())
+    print(
+        f"scipy {scipy.__version__}, scikit-image {skimage.__version__}, "
+        f"tifffile {tifffile.__version__}, matplotlib {matplotlib.__version__}"
+    )
+    return 0
+
+
+def _set_repo(args: argparse.Namespace) -> int:
+    changed = set_repo(args.url, args.root)
+    for path in changed:
+        print(f"updated {path}")
+    print(f"{len(changed)} file(s) now point at {args.url}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bioimage-course", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=__version__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="execute notebooks headless and render them to HTML")
+    run.add_argument("names", nargs="*", help="notebook numbers or name prefixes (default: all)")
+    run.add_argument("--notebooks", help="notebooks folder (default: ./notebooks)")
+    run.add_argument("--output", default="build", help="output folder (default: build)")
+    run.add_argument("--timeout", type=int, default=900, help="seconds allowed per cell")
+    run.add_argument("--list", action="store_true", help="list the selected notebooks and exit")
+    run.set_defaults(func=_run)
+    info = sub.add_parser("info", help="print versions and the device computations will use")
+    info.set_defaults(func=_info)
+    fork = sub.add_parser("set-repo", help="point badges and setup cells at another repository")
+    fork.add_argument("url", help="https://github.com/OWNER/NAME")
+    fork.add_argument("--root", default=".", help="course checkout (default: here)")
+    fork.set_defaults(func=_set_repo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``bioimage-course`` command."""
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

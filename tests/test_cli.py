@@ -1,0 +1,99 @@
+"""The `bioimage-course` runner: success, failure reporting, selection, output location."""
+
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from bioimage_course.cli import main, select_notebooks
+from bioimage_course.course import build_notebook, save_notebook
+
+
+def _course(folder, bodies):
+    folder.mkdir()
+    for i, body in enumerate(bodies, start=1):
+        nb = build_notebook(
+            f"# {i:02d} · Demo",
+            [
+                ("code", "# Parameters\nx = 1"),
+                ("code", body),
+                ("md", "## Checks"),
+                ("code", "assert x == 1"),
+            ],
+        )
+        save_notebook(nb, folder / f"{i:02d}_demo_{i}.ipynb")
+    return folder
+
+
+def test_run_writes_executed_copies_and_html(tmp_path, capsys):
+    nbs = _course(tmp_path / "notebooks", ["y = x + 1\nprint('y is', y)"])
+    sources_before = {p.name: p.read_bytes() for p in nbs.iterdir()}
+    out = tmp_path / "build"
+    assert main(["run", "--notebooks", str(nbs), "--output", str(out)]) == 0
+    executed = nbformat.read(out / "01_demo_1.ipynb", as_version=4)
+    texts = [o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.outputs]
+    assert "y is 2\n" in texts
+    assert "y is 2" in (out / "01_demo_1.html").read_text()
+    assert {p.name: p.read_bytes() for p in nbs.iterdir()} == sources_before  # sources untouched
+    table = capsys.readouterr().out
+    assert "01_demo_1" in table and " ok " in table
+
+
+def test_failing_notebook_names_the_cell_and_exits_nonzero(tmp_path, capsys):
+    nbs = _course(tmp_path / "notebooks", ["y = 1", "boom = 1 / 0  # the broken cell"])
+    code = main(["run", "--notebooks", str(nbs), "--output", str(tmp_path / "build")])
+    assert code == 1
+    captured = capsys.readouterr()
+    text = captured.out + captured.err
+    assert "FAILED 02_demo_2.ipynb" in text
+    assert "boom = 1 / 0  # the broken cell" in text
+    assert "ZeroDivisionError" in text
+    assert "code cell 4 of 5" in text
+    assert "01_demo_1" in text and "FAILED" in text
+
+
+def test_console_script_exit_status(tmp_path):
+    nbs = _course(tmp_path / "notebooks", ["raise RuntimeError('stop here')"])
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bioimage_course.cli",
+            "run",
+            "--notebooks",
+            str(nbs),
+            "--output",
+            str(tmp_path / "build"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 1
+    assert "RuntimeError: stop here" in proc.stdout + proc.stderr
+
+
+def test_select_by_number_and_errors(tmp_path):
+    nbs = _course(tmp_path / "notebooks", ["pass", "pass", "pass"])
+    assert [p.name[:2] for p in select_notebooks(nbs, ["3", "01"])] == ["03", "01"]
+    with pytest.raises(SystemExit, match="no notebook matches '07'"):
+        select_notebooks(nbs, ["07"])
+
+
+def test_numbering_gap_is_an_error(tmp_path):
+    nbs = _course(tmp_path / "notebooks", ["pass", "pass"])
+    (nbs / "02_demo_2.ipynb").rename(nbs / "03_demo_3.ipynb")
+    with pytest.raises(ValueError, match=r"without gaps, got \[1, 3\]"):
+        select_notebooks(nbs, [])
+
+
+def test_output_must_not_be_sources(tmp_path):
+    nbs = _course(tmp_path / "notebooks", ["pass"])
+    with pytest.raises(SystemExit, match="sources are never overwritten"):
+        main(["run", "--notebooks", str(nbs), "--output", str(nbs)])
+
+
+def test_info_prints_device(capsys):
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert "torch" in out and "Computing on:" in out
