@@ -279,3 +279,43 @@ def histogram(
     if label is not None:
         ax.legend(fontsize=8)
     return ax
+
+
+def pixel_grid(image, *, ax=None, fmt: str = "{:g}", cmap: str = "gray", fontsize: int = 8):
+    """Show a small image as what it is: a grid of numbers, each written on its pixel.
+
+    Parameters
+    ----------
+    image : array_like
+        A small 2D array (a crop of at most 32 x 32 pixels stays readable).
+    fmt : str
+        Format of each value, e.g. ``"{:d}"`` or ``"{:.2f}"``.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    image = check_array(image, "image", ndim=2)
+    if max(image.shape) > 32:
+        raise ValueError(f"`image` must be at most 32 x 32 to stay readable, got {image.shape}")
+    ax = _new_axes(ax)
+    ax.imshow(image, cmap=cmap, interpolation="nearest")
+    lo, hi = float(image.min()), float(image.max())
+    middle = (lo + hi) / 2
+    for (row, col), value in np.ndenumerate(image):
+        colour = "black" if value > middle else "white"
+        ax.text(
+            col,
+            row,
+            fmt.format(value.item()),
+            ha="center",
+            va="center",
+            color=colour,
+            fontsize=fontsize,
+        )
+    ax.set_xticks(range(image.shape[1]))
+    ax.set_yticks(range(image.shape[0]))
+    ax.set_xlabel("column")
+    ax.set_ylabel("row")
+    ax.tick_params(labelsize=7)
+    return ax

@@ -67,3 +67,11 @@ def test_histogram_counts_all_pixels():
     assert ax.get_xlabel() == "pixel value"
     with pytest.raises(ValueError, match="finite"):
         plot.histogram(np.array([1.0, np.nan]))
+
+
+def test_pixel_grid_writes_every_value():
+    crop = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    ax = plot.pixel_grid(crop, fmt="{:d}")
+    assert sorted(int(t.get_text()) for t in ax.texts) == list(range(12))
+    with pytest.raises(ValueError, match="at most 32 x 32"):
+        plot.pixel_grid(np.zeros((40, 40)))
