@@ -162,11 +162,14 @@ def notebook_problems(nb: nbformat.NotebookNode, repo_url: str = REPO_URL) -> li
     return problems
 
 
-def course_notebooks(folder: str | Path) -> list[Path]:
-    """The course notebooks in ``folder``, in order; raises if the numbering has a gap."""
+def course_notebooks(folder: str | Path, *, strict: bool = False) -> list[Path]:
+    """The course notebooks (``NN_topic.ipynb``) in ``folder``, in order.
+
+    With ``strict=True``, a gap in the numbering (01, 02, 04) raises ``ValueError``.
+    """
     paths = sorted(p for p in Path(folder).glob("*.ipynb") if NOTEBOOK_NAME.match(p.name))
     numbers = [int(p.name[:2]) for p in paths]
-    if numbers != list(range(1, len(numbers) + 1)):
+    if strict and numbers != list(range(1, len(numbers) + 1)):
         raise ValueError(f"notebooks must be numbered 01, 02, ... without gaps, got {numbers}")
     return paths
 
