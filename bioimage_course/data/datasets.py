@@ -1,0 +1,712 @@
+"""Torch datasets of (image, target) pairs, and train/validation/test splits that cannot leak.
+
+Introduced in notebook 05 (U-Net training). A network is trained on many small examples drawn
+from a few images: each example is a (random) patch, normalised, augmented, and turned into the
+target the loss needs. The datasets here do these steps in a fixed order, for one example::
+
+    image, labels  ->  normalize(image)  ->  random patch  ->  transform(image, labels, rng)
+                   ->  target ("mask": foreground 0/1, "labels": instance ids, or a callable)
+                   ->  float32 tensors of shape (C, H, W)
+
+Three sources of pairs share that recipe: :class:`PairDataset` (arrays in memory),
+:class:`FolderDataset` (``images/`` and ``masks/`` folders matched by file name) and
+:class:`SyntheticNucleiDataset` (generated on the fly, the same image for the same index).
+
+Randomness: with ``seed=None`` every access draws fresh random patches and augmentations. With
+an integer ``seed`` example ``i`` is a fixed function of ``(seed, epoch, i)``: reproducible in
+any number of DataLoader workers. Call ``dataset.set_epoch(epoch)`` at the start of each epoch
+to get new patches every epoch.
+
+Splitting: :func:`split_indices` splits *whole images* (or whole groups of related images, such
+as crops of one field of view) between training, validation and test; :func:`split_pairs`
+also puts identical images into the same split; :func:`check_disjoint` verifies splits by
+content. Patches are cut *after* splitting, so no part of a test image is ever trained on.
+
+Examples
+--------
+>>> import numpy as np
+>>> from bioimage_course.data import make_nuclei
+>>> pairs = [make_nuclei((64, 64), preset="easy", rng=i) for i in range(6)]
+>>> train, val, test = split_pairs(pairs, (4, 1, 1), rng=0)
+>>> len(train), len(val), len(test)
+(4, 1, 1)
+>>> ds = PairDataset(*zip(*train), patch_size=32, seed=0)
+>>> image, target = ds[0]
+>>> tuple(image.shape), image.dtype, tuple(target.shape)
+((1, 32, 32), torch.float32, (1, 32, 32))
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, IterableDataset, get_worker_info
+
+from .._validate import as_rng, check_array, check_in_range, check_labels
+from .synthetic import PRESETS, NucleiParams, make_nuclei, random_nuclei_params
+
+__all__ = [
+    "PairDataset",
+    "FolderDataset",
+    "SyntheticNucleiDataset",
+    "SyntheticNucleiStream",
+    "load_folder",
+    "split_indices",
+    "split_pairs",
+    "check_disjoint",
+    "image_hash",
+]
+
+TARGETS = ("mask", "labels")
+IMAGE_SUFFIXES = (".tif", ".tiff", ".png")
+
+
+def _check_pair(image: Any, labels: Any, where: str) -> tuple[np.ndarray, np.ndarray]:
+    image = check_array(image, f"image {where}", ndim=(2, 3))
+    labels = check_labels(labels, f"labels {where}", ndim=2)
+    if image.shape[-2:] != labels.shape:
+        raise ValueError(
+            f"image {where} and its labels must have the same rows and columns, got "
+            f"{image.shape} and {labels.shape}"
+        )
+    return image, labels
+
+
+class _PairsDataset(Dataset):
+    """The recipe shared by all datasets: normalise, crop a patch, transform, make the target."""
+
+    def __init__(
+        self,
+        *,
+        patch_size: int | Sequence[int] | None = None,
+        foreground_prob: float = 0.0,
+        patches_per_image: int = 1,
+        transform: Callable | None = None,
+        normalize: Callable | None = None,
+        target: str | Callable = "mask",
+        seed: int | None = None,
+    ) -> None:
+        if transform is not None and not callable(transform):
+            raise TypeError(f"`transform` must be callable or None, got {type(transform).__name__}")
+        if normalize is not None and not callable(normalize):
+            raise TypeError(f"`normalize` must be callable or None, got {type(normalize).__name__}")
+        if not callable(target) and target not in TARGETS:
+            raise ValueError(f"`target` must be 'mask', 'labels' or a callable, got {target!r}")
+        if seed is not None and (not float(seed).is_integer() or seed < 0):
+            raise ValueError(f"`seed` must be None or an int >= 0, got {seed!r}")
+        if patch_size is None and foreground_prob:
+            raise ValueError("`foreground_prob` needs a `patch_size`")
+        check_in_range(foreground_prob, "foreground_prob", 0, 1)
+        if not float(patches_per_image).is_integer() or patches_per_image < 1:
+            raise ValueError(f"`patches_per_image` must be an int >= 1, got {patches_per_image!r}")
+        self.patch_size = patch_size
+        self.foreground_prob = float(foreground_prob)
+        self.patches_per_image = int(patches_per_image)
+        self.transform = transform
+        self.normalize = normalize
+        self.target = target
+        self.seed = None if seed is None else int(seed)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Use the random patches/augmentations of ``epoch`` (with an integer ``seed``)."""
+        if not float(epoch).is_integer() or epoch < 0:
+            raise ValueError(f"`epoch` must be an int >= 0, got {epoch!r}")
+        self.epoch = int(epoch)
+
+    def _rng(self, index: int) -> np.random.Generator:
+        if self.seed is None:
+            return np.random.default_rng()
+        return np.random.default_rng([self.seed, self.epoch, index])
+
+    def _n_images(self) -> int:
+        raise NotImplementedError
+
+    def _pair(self, i: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return self._n_images() * self.patches_per_image
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        n = len(self)
+        if not -n <= index < n:
+            raise IndexError(f"index {index} is out of range for a dataset of length {n}")
+        index = index % n
+        rng = self._rng(index)
+        image, labels = self._pair(index // self.patches_per_image, rng)
+        return self.prepare(image, labels, rng=rng)
+
+    def prepare(
+        self, image: np.ndarray, labels: np.ndarray, *, rng: Any = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Turn one (image, labels) pair into the (image, target) tensors of this dataset."""
+        from ..patches import random_patch
+
+        rng = as_rng(rng)
+        image, labels = _check_pair(image, labels, "")
+        if self.normalize is not None:
+            image = np.asarray(self.normalize(image))
+        if self.patch_size is not None:
+            window = random_patch(
+                labels.shape,
+                self.patch_size,
+                rng=rng,
+                labels=labels,
+                foreground_prob=self.foreground_prob,
+            )
+            image, labels = image[(..., *window)], labels[window]
+        if self.transform is not None:
+            image, labels = self.transform(image, labels, rng=rng)
+        if self.target == "mask":
+            target = (np.asarray(labels) > 0).astype(np.float32)
+        elif self.target == "labels":
+            target = np.asarray(labels).astype(np.float32)
+        else:
+            target = np.asarray(self.target(np.asarray(labels)), dtype=np.float32)
+        image = np.asarray(image, dtype=np.float32)
+        image = image[None] if image.ndim == 2 else image
+        target = target[None] if target.ndim == 2 else target
+        return torch.from_numpy(np.ascontiguousarray(image)), torch.from_numpy(
+            np.ascontiguousarray(target)
+        )
+
+
+_OPTIONS_DOC = """
+    patch_size : int or (int, int), optional
+        Crop a random patch of this size from each image (``None``: whole images, which must
+        then all have the same shape to be batched).
+    foreground_prob : float
+        Probability that a patch is centred on a nucleus (see
+        :func:`bioimage_course.patches.random_patch`); needs ``patch_size``.
+    patches_per_image : int
+        Examples per image and epoch (the dataset length is images x this).
+    transform : callable, optional
+        ``transform(image, labels, rng=rng) -> (image, labels)``, e.g. an augmentation from
+        :mod:`bioimage_course.augment`; applied to the patch.
+    normalize : callable, optional
+        ``normalize(image) -> image``, e.g. :func:`bioimage_course.normalize.normalize_percentile`;
+        applied to the whole image before cropping. Without it the raw values are used
+        (as float32).
+    target : {"mask", "labels"} or callable
+        "mask": 1 inside nuclei, 0 outside; "labels": the instance ids (exact up to 2**24);
+        a callable maps the label patch to any target array (2D or channels-first 3D).
+    seed : int, optional
+        Makes example ``i`` a fixed function of ``(seed, epoch, i)``; ``None`` draws fresh
+        randomness on every access.
+"""
+
+
+class PairDataset(_PairsDataset):
+    __doc__ = (
+        """Images and label images held in memory.
+
+    Parameters
+    ----------
+    images : sequence of arrays
+        2D images (rows, columns) or channels-first 3D images (channels, rows, columns).
+    labels : sequence of int arrays
+        One 2D label image per image (0 = background).
+"""
+        + _OPTIONS_DOC
+        + """
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ds = PairDataset([np.ones((8, 8))], [np.eye(8, dtype=int)], target="mask")
+    >>> image, mask = ds[0]
+    >>> float(mask.sum())
+    8.0
+    """
+    )
+
+    def __init__(self, images: Sequence[Any], labels: Sequence[Any], **options: Any) -> None:
+        super().__init__(**options)
+        images, labels = list(images), list(labels)
+        if len(images) != len(labels):
+            raise ValueError(
+                f"`images` and `labels` must have the same length, got {len(images)} and "
+                f"{len(labels)}"
+            )
+        self.images, self.labels = [], []
+        for i, (image, lab) in enumerate(zip(images, labels, strict=True)):
+            image, lab = _check_pair(image, lab, f"{i}")
+            self.images.append(image)
+            self.labels.append(lab)
+
+    def _n_images(self) -> int:
+        return len(self.images)
+
+    def _pair(self, i: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        return self.images[i], self.labels[i]
+
+
+def _stem(path: Path) -> str:
+    name = path.name
+    for suffix in (".ome.tiff", ".ome.tif", *IMAGE_SUFFIXES):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return path.stem
+
+
+def _read_image(path: Path) -> tuple[np.ndarray, float | None]:
+    """Pixels and pixel size (um, or None) of a TIFF or PNG file."""
+    if path.suffix.lower() == ".png":
+        from skimage.io import imread
+
+        return np.asarray(imread(path)), None
+    from ..io import read_tiff
+
+    data, meta = read_tiff(path)
+    return data, meta.pixel_size_um
+
+
+def _list_images(folder: Path) -> dict[str, Path]:
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    out: dict[str, Path] = {}
+    for p in files:
+        stem = _stem(p)
+        if stem in out:
+            raise ValueError(
+                f"two files in {str(folder)!r} have the name {stem!r}: "
+                f"{out[stem].name} and {p.name}"
+            )
+        out[stem] = p
+    return out
+
+
+def load_folder(
+    root: str | Path, *, images: str = "images", masks: str = "masks", with_pixel_size: bool = False
+) -> list[tuple[np.ndarray, np.ndarray]] | list[tuple[np.ndarray, np.ndarray, float | None]]:
+    """Read the (image, labels) pairs of a folder laid out as ``root/images`` + ``root/masks``.
+
+    Files are matched by name without extension (``a.tif`` with ``a.tif`` or ``a.png``); TIFF
+    (including OME-TIFF) and PNG are read.
+
+    Parameters
+    ----------
+    root : str or path
+        The folder holding the two sub-folders.
+    images, masks : str
+        Names of the sub-folders.
+    with_pixel_size : bool
+        Also return each image's pixel size in um (from its metadata; None when absent).
+
+    Returns
+    -------
+    list of (image, labels) or (image, labels, pixel_size_um), sorted by file name
+
+    Raises
+    ------
+    FileNotFoundError
+        If a sub-folder is missing.
+    ValueError
+        If a file has no partner, or an image and its mask differ in shape.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> from pathlib import Path
+    >>> from bioimage_course.io import write_tiff
+    >>> root = Path(tempfile.mkdtemp())
+    >>> for sub in ("images", "masks"):
+    ...     (root / sub).mkdir()
+    >>> _ = write_tiff(root / "images" / "a.tif", np.zeros((4, 5), np.uint16), axes="YX")
+    >>> _ = write_tiff(root / "masks" / "a.tif", np.ones((4, 5), np.uint16), axes="YX")
+    >>> [(im.shape, lab.shape) for im, lab in load_folder(root)]
+    [((4, 5), (4, 5))]
+    """
+    root = Path(root)
+    folders = {}
+    for name in (images, masks):
+        folder = root / name
+        if not folder.is_dir():
+            raise FileNotFoundError(f"`root` {str(root)!r} has no {name!r} folder")
+        folders[name] = _list_images(folder)
+    found_images, found_masks = folders[images], folders[masks]
+    lonely_images = sorted(set(found_images) - set(found_masks))
+    lonely_masks = sorted(set(found_masks) - set(found_images))
+    if lonely_images or lonely_masks:
+
+        def few(names):
+            return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+
+        parts = []
+        if lonely_images:
+            parts.append(f"images without a mask: {few(lonely_images)}")
+        if lonely_masks:
+            parts.append(f"masks without an image: {few(lonely_masks)}")
+        raise ValueError(f"unmatched files in {str(root)!r}: " + "; ".join(parts))
+    pairs = []
+    for stem in sorted(found_images):
+        image, px = _read_image(found_images[stem])
+        labels, _ = _read_image(found_masks[stem])
+        if image.shape[-2:] != labels.shape[-2:] or labels.ndim != 2:
+            raise ValueError(
+                f"image and mask {stem!r} must have the same rows and columns, got "
+                f"{image.shape} and {labels.shape}"
+            )
+        pairs.append((image, labels, px) if with_pixel_size else (image, labels))
+    return pairs
+
+
+class FolderDataset(PairDataset):
+    __doc__ = (
+        """Pairs read from ``root/images`` and ``root/masks`` (matched by file name) into memory.
+
+    Parameters
+    ----------
+    root : str or path
+        Folder with the ``images`` and ``masks`` sub-folders (see :func:`load_folder`).
+    images, masks : str
+        Names of the sub-folders.
+"""
+        + _OPTIONS_DOC
+        + """
+    Attributes
+    ----------
+    names : list of str
+        The file names (without extension), in dataset order.
+    pixel_sizes_um : list of float or None
+        Pixel size of each image from its metadata.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from bioimage_course.data.sample import write_sample
+    >>> root = write_sample(tempfile.mkdtemp(), splits=("val",))
+    >>> ds = FolderDataset(root / "val", patch_size=64, seed=0)
+    >>> len(ds) == len(ds.names), tuple(ds[0][0].shape)
+    (True, (1, 64, 64))
+    """
+    )
+
+    def __init__(
+        self, root: str | Path, *, images: str = "images", masks: str = "masks", **options: Any
+    ) -> None:
+        pairs = load_folder(root, images=images, masks=masks, with_pixel_size=True)
+        super().__init__([p[0] for p in pairs], [p[1] for p in pairs], **options)
+        self.names = sorted(_list_images(Path(root) / images))
+        self.pixel_sizes_um = [p[2] for p in pairs]
+
+
+def _params_for(params: Any, rng: np.random.Generator) -> dict[str, Any]:
+    if params == "random":
+        drawn = random_nuclei_params(rng)
+        return {f: getattr(drawn, f) for f in NucleiParams.__dataclass_fields__}
+    if callable(params):
+        drawn = params(rng)
+        if isinstance(drawn, NucleiParams):
+            return {f: getattr(drawn, f) for f in NucleiParams.__dataclass_fields__}
+        return dict(drawn)
+    return dict(params or {})
+
+
+class SyntheticNucleiDataset(_PairsDataset):
+    __doc__ = (
+        """Synthetic nuclei generated on the fly: example ``i`` is always the same image.
+
+    Parameters
+    ----------
+    length : int
+        Number of examples per epoch.
+    shape : (int, int)
+        Shape of the generated images.
+    preset : str, optional
+        A preset of :func:`bioimage_course.data.make_nuclei`.
+    params : dict, "random" or callable, optional
+        Generator parameters: a dict of :class:`~bioimage_course.data.NucleiParams` fields;
+        ``"random"`` draws a new realistic parameter set for every image
+        (:func:`~bioimage_course.data.random_nuclei_params`, domain randomisation); a callable
+        ``params(rng)`` returns a dict or ``NucleiParams``.
+    resample_each_epoch : bool
+        False (default): a fixed data set (the same ``length`` images every epoch, good for
+        validation). True: new images every epoch after ``set_epoch`` (an endless supply).
+"""
+        + _OPTIONS_DOC.replace(
+            "    seed : int, optional\n        Makes example ``i`` a fixed function of "
+            "``(seed, epoch, i)``; ``None`` draws fresh\n        randomness on every access.\n",
+            "    seed : int\n        Seed of the images and patches (default 0).\n",
+        )
+        + """
+    Examples
+    --------
+    >>> ds = SyntheticNucleiDataset(4, shape=(48, 48), preset="easy", seed=1)
+    >>> a, _ = ds[2]
+    >>> b, _ = ds[2]
+    >>> bool((a == b).all()), tuple(a.shape)
+    (True, (1, 48, 48))
+    """
+    )
+
+    def __init__(
+        self,
+        length: int,
+        *,
+        shape: tuple[int, int] = (128, 128),
+        preset: str | None = None,
+        params: dict[str, Any] | str | Callable | None = None,
+        resample_each_epoch: bool = False,
+        seed: int = 0,
+        **options: Any,
+    ) -> None:
+        if seed is None:
+            raise ValueError("`seed` must be an int >= 0 for a synthetic dataset, got None")
+        super().__init__(seed=seed, **options)
+        if not float(length).is_integer() or length < 1:
+            raise ValueError(f"`length` must be an int >= 1, got {length!r}")
+        if preset is not None and preset not in PRESETS:
+            raise ValueError(
+                f"`preset` must be one of {', '.join(map(repr, PRESETS))}, got {preset!r}"
+            )
+        if not (
+            params is None or params == "random" or callable(params) or isinstance(params, dict)
+        ):
+            raise TypeError(f"`params` must be a dict, 'random' or a callable, got {params!r}")
+        self.length = int(length)
+        self.shape = tuple(shape)
+        self.preset = preset
+        self.params = params
+        self.resample_each_epoch = bool(resample_each_epoch)
+
+    def _n_images(self) -> int:
+        return self.length
+
+    def generate(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Image and labels number ``i`` of the current epoch (no patch, no transform)."""
+        epoch = self.epoch if self.resample_each_epoch else 0
+        rng = np.random.default_rng([self.seed, epoch, i, 1])
+        kwargs = _params_for(self.params, rng)
+        return make_nuclei(self.shape, preset=self.preset, rng=rng, **kwargs)
+
+    def _pair(self, i: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        return self.generate(i)
+
+
+class SyntheticNucleiStream(IterableDataset):
+    """An endless stream of synthetic examples, split between DataLoader workers.
+
+    Worker ``w`` of ``W`` yields examples ``w, w + W, w + 2W, ...`` of an (unbounded)
+    :class:`SyntheticNucleiDataset` with ``resample_each_epoch=False``, so the stream is the same
+    for the same seed and number of workers. Stop it with ``itertools.islice`` or a step count.
+
+    Parameters
+    ----------
+    **kwargs
+        Everything :class:`SyntheticNucleiDataset` accepts except ``length``.
+
+    Examples
+    --------
+    >>> from itertools import islice
+    >>> stream = SyntheticNucleiStream(shape=(32, 32), preset="easy", seed=0)
+    >>> [tuple(x.shape) for x, _ in islice(stream, 2)]
+    [(1, 32, 32), (1, 32, 32)]
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        if "length" in kwargs:
+            raise TypeError("a stream has no `length`; use SyntheticNucleiDataset for a fixed one")
+        self.dataset = SyntheticNucleiDataset(2**62, **kwargs)
+
+    def __iter__(self):
+        info = get_worker_info()
+        start, step = (0, 1) if info is None else (info.id, info.num_workers)
+        i = start
+        while True:
+            yield self.dataset[i]
+            i += step
+
+
+# ---------------------------------------------------------------------------------------------
+# Splitting without leaks
+# ---------------------------------------------------------------------------------------------
+
+
+def image_hash(image: Any) -> str:
+    """A fingerprint of an image's content (dtype, shape and values): equal images, equal hash.
+
+    >>> import numpy as np
+    >>> image_hash(np.zeros((2, 2))) == image_hash(np.zeros((2, 2)))
+    True
+    """
+    arr = np.ascontiguousarray(np.asarray(image))
+    h = hashlib.sha1(f"{arr.dtype.str}{arr.shape}".encode())
+    h.update(arr.tobytes())
+    return h.hexdigest()
+
+
+def _fractions(fractions: Sequence[float]) -> np.ndarray:
+    try:
+        f = np.array([float(x) for x in fractions])
+    except (TypeError, ValueError):
+        raise TypeError(f"`fractions` must be a sequence of numbers, got {fractions!r}") from None
+    if f.size < 1 or (f < 0).any() or f.sum() <= 0:
+        raise ValueError(f"`fractions` must be numbers >= 0 with a positive sum, got {fractions!r}")
+    return f / f.sum()
+
+
+def split_indices(
+    n: int,
+    fractions: Sequence[float] = (0.7, 0.15, 0.15),
+    *,
+    rng: Any = None,
+    groups: Sequence[Any] | None = None,
+) -> tuple[np.ndarray, ...]:
+    """Split ``n`` items into disjoint index sets, keeping every group within one split.
+
+    Parameters
+    ----------
+    n : int
+        Number of items (images).
+    fractions : sequence of float
+        Relative sizes of the splits, e.g. ``(0.7, 0.15, 0.15)`` or ``(8, 1, 1)`` (normalised to
+        sum 1).
+    rng : None, int or numpy.random.Generator
+        Shuffles the items (groups) before splitting.
+    groups : sequence, optional
+        A group id per item (e.g. the field of view, slide or animal it comes from). All items
+        of a group land in the same split, so no group is both trained and tested on.
+
+    Returns
+    -------
+    tuple of ndarray
+        One sorted index array per split; together they hold every index exactly once.
+
+    Notes
+    -----
+    Groups are dealt out largest first, each to the split furthest below its share, so the
+    item counts come close to the fractions (exactly, with largest-remainder rounding, when
+    every group has one item).
+
+    Examples
+    --------
+    >>> train, val, test = split_indices(10, (0.6, 0.2, 0.2), rng=0)
+    >>> len(train), len(val), len(test)
+    (6, 2, 2)
+    >>> a, b = split_indices(4, (0.5, 0.5), rng=0, groups=["x", "x", "y", "y"])
+    >>> sorted(map(len, (a, b)))
+    [2, 2]
+    """
+    if not float(n).is_integer() or n < 0:
+        raise ValueError(f"`n` must be an int >= 0, got {n!r}")
+    n = int(n)
+    f = _fractions(fractions)
+    rng = as_rng(rng)
+    if groups is None:
+        group_of = np.arange(n)
+    else:
+        groups = list(groups)
+        if len(groups) != n:
+            raise ValueError(f"`groups` must have one entry per item ({n}), got {len(groups)}")
+        _, group_of = np.unique(np.array(groups, dtype=object).astype(str), return_inverse=True)
+    n_groups = int(group_of.max()) + 1 if n else 0
+    # deal out large groups first (equal sizes in random order): the counts come out closest
+    shuffled = rng.permutation(n_groups)
+    sizes_all = np.bincount(group_of, minlength=n_groups)
+    order = shuffled[np.argsort(-sizes_all[shuffled], kind="stable")]
+    sizes = sizes_all[order]
+    # item count targets, by largest remainder
+    target = f * n
+    counts = np.floor(target).astype(int)
+    counts[np.argsort(-(target - counts), kind="stable")[: n - counts.sum()]] += 1
+    split_of_group = np.empty(n_groups, int)
+    filled = np.zeros(f.size, int)
+    for g, size in zip(order, sizes, strict=True):
+        split = int(np.argmax(counts - filled))  # the split furthest below its target
+        split_of_group[g] = split
+        filled[split] += size
+    split_of_item = split_of_group[group_of]
+    return tuple(np.flatnonzero(split_of_item == s) for s in range(f.size))
+
+
+def split_pairs(
+    pairs: Sequence[Any],
+    fractions: Sequence[float] = (0.7, 0.15, 0.15),
+    *,
+    rng: Any = None,
+    groups: Sequence[Any] | None = None,
+) -> tuple[list, ...]:
+    """Split a list of (image, labels, ...) items into disjoint lists, duplicates kept together.
+
+    Like :func:`split_indices`, but identical images (same content, see :func:`image_hash`)
+    are also forced into the same split: a data set that holds the same image twice cannot
+    leak it into both training and test.
+
+    Parameters
+    ----------
+    pairs : sequence
+        Items whose first element is the image.
+    fractions, rng, groups
+        As in :func:`split_indices`.
+
+    Returns
+    -------
+    tuple of list
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a, b = np.zeros((4, 4)), np.ones((4, 4))
+    >>> first, second = split_pairs([(a, a), (b, b), (a, a)], (0.5, 0.5), rng=0)
+    >>> sorted([len(first), len(second)])
+    [1, 2]
+    """
+    pairs = list(pairs)
+    hashes = [image_hash(p[0]) for p in pairs]
+    keys = list(hashes) if groups is None else [str(g) for g in groups]
+    if groups is not None and len(keys) != len(pairs):
+        raise ValueError(f"`groups` must have one entry per item ({len(pairs)}), got {len(keys)}")
+    # union of "same group" and "same image": merge the groups that share an image
+    parent = {k: k for k in keys}
+
+    def find(k):
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    first_key: dict[str, str] = {}
+    for k, h in zip(keys, hashes, strict=True):
+        if h in first_key:
+            parent[find(k)] = find(first_key[h])
+        else:
+            first_key[h] = k
+    merged = [find(k) for k in keys]
+    index_sets = split_indices(len(pairs), fractions, rng=rng, groups=merged)
+    return tuple([pairs[i] for i in idx] for idx in index_sets)
+
+
+def check_disjoint(*splits: Sequence[Any], names: Sequence[str] | None = None) -> None:
+    """Raise ``ValueError`` if an image occurs (by content) in more than one split.
+
+    Parameters
+    ----------
+    *splits : sequences of items (image, labels, ...) or of images
+    names : sequence of str, optional
+        Names of the splits for the message (default "split 0", "split 1", ...).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a, b = np.zeros((2, 2)), np.ones((2, 2))
+    >>> check_disjoint([(a, a)], [(b, b)])
+    >>> check_disjoint([(a, a)], [(b, b), (a.copy(), a)], names=["train", "test"])
+    Traceback (most recent call last):
+    ...
+    ValueError: image 0 of 'train' is also image 1 of 'test'
+    """
+    names = [f"split {i}" for i in range(len(splits))] if names is None else list(names)
+    seen: dict[str, tuple[int, int]] = {}
+    for s, items in enumerate(splits):
+        for i, item in enumerate(items):
+            image = item[0] if isinstance(item, (tuple, list)) else item
+            h = image_hash(image)
+            if h in seen and seen[h][0] != s:
+                s0, i0 = seen[h]
+                raise ValueError(f"image {i0} of {names[s0]!r} is also image {i} of {names[s]!r}")
+            seen.setdefault(h, (s, i))

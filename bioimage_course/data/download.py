@@ -1,0 +1,562 @@
+"""Real public nuclei data sets: a registry, verified downloads into a cache, a synthetic fallback.
+
+Introduced in notebook 05 (U-Net training) and used in notebook 09 (generalization): after
+learning on synthetic nuclei, the course evaluates on real fluorescence images.
+
+:func:`fetch_dataset` downloads a registered data set once into a cache folder
+(``~/.cache/bioimage-course``, or the folder named by the environment variable
+``BIOIMAGE_COURSE_DATA``), checks each file's SHA-256 checksum, unpacks it and returns the
+(image, labels) pairs. A download is written to a temporary ``.part`` file and only renamed to
+its final name once it is complete and its checksum is right, and an archive is unpacked into a
+temporary folder that is renamed when done, so an interrupted or corrupted transfer never
+leaves anything that looks valid. Where a publisher gives no checksum, the first download's
+SHA-256 is pinned in the cache (and printed), and every later use is checked against it.
+
+Notebooks call :func:`fetch_or_synthetic`: offline (or behind a firewall, as on CI) it prints
+one line saying so and returns synthetic nuclei instead, so the lesson runs anyway.
+
+Examples
+--------
+>>> sorted(REGISTRY)
+['bbbc039', 'dsb2018']
+>>> print(REGISTRY["dsb2018"].license)
+CC0 1.0 (public domain dedication), as the BBBC038 / Data Science Bowl 2018 images it is drawn from
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import os
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._validate import as_rng, check_choice
+
+__all__ = [
+    "ENV_VAR",
+    "RemoteFile",
+    "DatasetInfo",
+    "REGISTRY",
+    "DatasetUnavailableError",
+    "ChecksumError",
+    "cache_dir",
+    "download",
+    "fetch_dataset",
+    "fetch_or_synthetic",
+]
+
+ENV_VAR = "BIOIMAGE_COURSE_DATA"
+_CHUNK = 1 << 20
+
+
+class DatasetUnavailableError(OSError):
+    """A data set could not be obtained (no network, server down, broken or wrong file)."""
+
+
+class ChecksumError(DatasetUnavailableError):
+    """A downloaded file's SHA-256 differs from the expected one; the file was discarded."""
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One file of a data set.
+
+    Attributes
+    ----------
+    url : str
+        Where to download it.
+    filename : str
+        Name in the cache.
+    sha256 : str or None
+        The publisher's SHA-256; None when the publisher gives none (then the first download is
+        pinned).
+    reference_sha256 : str or None
+        A SHA-256 recorded by a third party (not the publisher); shown for comparison when the
+        file is pinned, never enforced.
+    """
+
+    url: str
+    filename: str
+    sha256: str | None = None
+    reference_sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A registered data set: where it lives, how it is licensed and cited, how to read it.
+
+    Attributes
+    ----------
+    name : str
+        Registry key and cache folder name.
+    description : str
+        What the images show.
+    files : tuple of RemoteFile
+        The files to download (zip archives are unpacked).
+    splits : tuple of str
+        The splits :func:`fetch_dataset` can return.
+    layout : str
+        How the unpacked files are organised: ``"folders"`` (``<split>/images`` and
+        ``<split>/masks`` under ``subdir``) or ``"bbbc039"``.
+    license : str
+    citation : str
+    homepage : str
+    subdir : str
+        Folder inside the unpacked archive that holds the splits (``"folders"`` layout).
+    pixel_size_um : float or None
+        Pixel size, where it is known and the same for all images.
+    notes : str
+        Anything else a user should know (checksum provenance, mixed magnifications...).
+    """
+
+    name: str
+    description: str
+    files: tuple[RemoteFile, ...]
+    splits: tuple[str, ...]
+    layout: str
+    license: str
+    citation: str
+    homepage: str
+    subdir: str = ""
+    pixel_size_um: float | None = None
+    notes: str = field(default="")
+
+
+REGISTRY: dict[str, DatasetInfo] = {
+    "dsb2018": DatasetInfo(
+        name="dsb2018",
+        description=(
+            "The fluorescence-nuclei subset of the Data Science Bowl 2018 training images "
+            "(BBBC038) prepared by the StarDist authors: 447 training and 50 test images of "
+            "varied sizes, magnifications and cell types, with (partly corrected) instance masks "
+            "as TIFF."
+        ),
+        files=(
+            RemoteFile(
+                url="https://github.com/stardist/stardist/releases/download/0.1.0/dsb2018.zip",
+                filename="dsb2018.zip",
+                sha256=None,
+                reference_sha256="e44921950edce378063aa4457e625581ba35b4c2dbd9a07c19d48900129f386f",
+            ),
+        ),
+        splits=("train", "test"),
+        layout="folders",
+        subdir="dsb2018",
+        license=(
+            "CC0 1.0 (public domain dedication), as the BBBC038 / Data Science Bowl 2018 images "
+            "it is drawn from"
+        ),
+        citation=(
+            "Caicedo et al., Nucleus segmentation across imaging experiments: the 2018 Data "
+            "Science Bowl, Nature Methods 16, 1247-1253 (2019); subset from Schmidt, Weigert et "
+            "al., Cell Detection with Star-convex Polygons, MICCAI 2018. We used image set "
+            "BBBC038v1, available from the Broad Bioimage Benchmark Collection [Ljosa et al., "
+            "Nature Methods, 2012]."
+        ),
+        homepage="https://github.com/stardist/stardist/releases/tag/0.1.0",
+        notes=(
+            "The publisher (a GitHub release asset) gives no checksum: the first download is "
+            "pinned. reference_sha256 is the value recorded by the torch-em data loaders. "
+            "Pixel sizes differ between images and are not recorded."
+        ),
+    ),
+    "bbbc039": DatasetInfo(
+        name="bbbc039",
+        description=(
+            "BBBC039: 200 fields of view of Hoechst-stained U2OS nuclei from a chemical screen "
+            "(16-bit TIFF, 520 x 696 pixels), about 23,000 nuclei annotated by hand, with the "
+            "publisher's training / validation / test split."
+        ),
+        files=(
+            RemoteFile(
+                url="https://data.broadinstitute.org/bbbc/BBBC039/images.zip",
+                filename="images.zip",
+                reference_sha256="6f30a5d4fe38c928ded972704f085975f8dc0d65d9aa366df00e5a9d449fddd7",
+            ),
+            RemoteFile(
+                url="https://data.broadinstitute.org/bbbc/BBBC039/masks.zip",
+                filename="masks.zip",
+                reference_sha256="f9e6043d8ca56344a4886f96a700d804d6ee982f31e2b2cd3194af2a053c2710",
+            ),
+            RemoteFile(
+                url="https://data.broadinstitute.org/bbbc/BBBC039/metadata.zip",
+                filename="metadata.zip",
+                reference_sha256="a2c1f900bed9ba92a99553efd4c2ae98598433691c7401d818653ab61110deb2",
+            ),
+        ),
+        splits=("train", "val", "test"),
+        layout="bbbc039",
+        license="CC0 1.0 (public domain dedication)",
+        citation=(
+            "We used image set BBBC039v1 [Caicedo et al., Evaluation of Deep Learning Strategies "
+            "for Nucleus Segmentation in Fluorescence Images, Cytometry A 95, 952-965 (2019)], "
+            "available from the Broad Bioimage Benchmark Collection [Ljosa et al., Nature "
+            "Methods 9, 637 (2012)]."
+        ),
+        homepage="https://bbbc.broadinstitute.org/BBBC039",
+        notes=(
+            "The Broad Institute publishes no checksums: the first download is pinned. "
+            "reference_sha256 values are those recorded by third-party loaders (torch-em and "
+            "others). Masks are PNG files whose red channel numbers touching nuclei 1, 2, 3...; "
+            "each connected region of one value is one nucleus."
+        ),
+    ),
+}
+
+
+def cache_dir(cache: str | os.PathLike | None = None) -> Path:
+    """The folder downloads are kept in.
+
+    ``cache`` if given, else the environment variable ``BIOIMAGE_COURSE_DATA``, else
+    ``$XDG_CACHE_HOME/bioimage-course`` (``~/.cache/bioimage-course``).
+
+    >>> cache_dir("/tmp/somewhere").as_posix()
+    '/tmp/somewhere'
+    """
+    if cache is not None:
+        return Path(cache)
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "bioimage-course"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(_CHUNK), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def download(
+    url: str,
+    dest: str | os.PathLike,
+    *,
+    sha256: str | None = None,
+    timeout: float = 30.0,
+    progress: bool = False,
+) -> str:
+    """Download ``url`` to ``dest`` atomically and return the file's SHA-256.
+
+    The data go to a temporary ``.part`` file next to ``dest``; only a complete transfer (as
+    long as the server announced) with the expected checksum is renamed to ``dest``. Anything
+    else deletes the partial file and raises.
+
+    Parameters
+    ----------
+    url : str
+        ``http(s)://`` or ``file://`` address.
+    dest : path
+        Final file name; its folder is created.
+    sha256 : str, optional
+        Expected SHA-256 (hex). None accepts any content (the caller pins the returned hash).
+    timeout : float
+        Seconds to wait for the server.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    str
+        The SHA-256 of the downloaded file.
+
+    Raises
+    ------
+    DatasetUnavailableError
+        If the server cannot be reached or the transfer is cut short.
+    ChecksumError
+        If the content's SHA-256 is not ``sha256``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> src = pathlib.Path(tempfile.mkdtemp()) / "hello.txt"
+    >>> _ = src.write_bytes(b"hello")
+    >>> digest = download(src.as_uri(), src.with_name("copy.txt"))
+    >>> digest[:12], src.with_name("copy.txt").read_bytes()
+    ('2cf24dba5fb0', b'hello')
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    tmp = Path(tmp_name)
+    h = hashlib.sha256()
+    received = 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            try:
+                response = urllib.request.urlopen(url, timeout=timeout)  # noqa: S310
+            except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as err:
+                reason = getattr(err, "reason", err)
+                raise DatasetUnavailableError(f"cannot download {url} ({reason})") from None
+            with response:
+                length = response.headers.get("Content-Length")
+                expected = int(length) if length and length.isdigit() else None
+                bar = None
+                if progress:
+                    from tqdm.auto import tqdm
+
+                    bar = tqdm(total=expected, unit="B", unit_scale=True, desc=dest.name)
+                try:
+                    while True:
+                        chunk = response.read(_CHUNK)
+                        if not chunk:
+                            break
+                        out.write(chunk)
+                        h.update(chunk)
+                        received += len(chunk)
+                        if bar is not None:
+                            bar.update(len(chunk))
+                except (OSError, ValueError, http.client.HTTPException) as err:  # cut short
+                    raise DatasetUnavailableError(
+                        f"download of {url} broke off after {received} bytes ({err})"
+                    ) from None
+                finally:
+                    if bar is not None:
+                        bar.close()
+            if expected is not None and received != expected:
+                raise DatasetUnavailableError(
+                    f"download of {url} is incomplete: {received} of {expected} bytes"
+                )
+        digest = h.hexdigest()
+        if sha256 is not None and digest != sha256.lower():
+            raise ChecksumError(
+                f"{url} has SHA-256 {digest}, expected {sha256.lower()}; the file was discarded"
+            )
+        os.replace(tmp, dest)
+        return digest
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _pins_path(root: Path) -> Path:
+    return root / "sha256-pinned.json"
+
+
+def _read_pins(root: Path) -> dict[str, str]:
+    path = _pins_path(root)
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _write_pins(root: Path, pins: dict[str, str]) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".pins.", dir=root)
+    with os.fdopen(fd, "w") as f:
+        json.dump(pins, f, indent=1, sort_keys=True)
+    os.replace(tmp, _pins_path(root))
+
+
+def _obtain(
+    info: DatasetInfo, remote: RemoteFile, root: Path, timeout: float, progress: bool
+) -> Path:
+    """Download one file (or reuse the cached copy), verify it, pin its checksum if needed."""
+    path = root / "downloads" / remote.filename
+    pins = _read_pins(root)
+    expected = remote.sha256 or pins.get(remote.filename)
+    if path.is_file():
+        if expected is not None and _sha256(path) == expected:
+            return path
+        path.unlink()  # not what we expect: fetch again
+    digest = download(remote.url, path, sha256=expected, timeout=timeout, progress=progress)
+    if expected is None:
+        pins[remote.filename] = digest
+        _write_pins(root, pins)
+        if remote.reference_sha256 is None:
+            compare = ""
+        elif remote.reference_sha256 == digest:
+            compare = " (matches the third-party reference value)"
+        else:
+            compare = f" (differs from the third-party reference value {remote.reference_sha256})"
+        print(
+            f"{info.name}: the publisher gives no checksum for {remote.filename}; pinned SHA-256 "
+            f"{digest}{compare} in {_pins_path(root)}"
+        )
+    return path
+
+
+def _unpack(archive: Path, dest: Path) -> None:
+    """Extract a zip archive into ``dest`` via a temporary folder renamed at the end."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            for member in zf.namelist():
+                target = (tmp / member).resolve()
+                if not target.is_relative_to(tmp.resolve()):
+                    raise DatasetUnavailableError(
+                        f"{archive.name} contains a path outside the archive: {member!r}"
+                    )
+            zf.extractall(tmp)
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(tmp, dest)
+    except zipfile.BadZipFile as err:
+        raise DatasetUnavailableError(
+            f"{archive.name} is not a valid zip archive ({err})"
+        ) from None
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+
+
+def _load_folders(info: DatasetInfo, unpacked: Path, split: str) -> list:
+    from .datasets import load_folder
+
+    pattern = f"{info.subdir}/{split}" if info.subdir else split
+    found = sorted(p for p in unpacked.glob(f"**/{pattern}") if "__MACOSX" not in p.parts)
+    if not found:
+        raise DatasetUnavailableError(f"{info.name}: no {pattern!r} folder in the archive")
+    pairs = load_folder(found[0])
+    return [(image, labels.astype(np.int32)) for image, labels in pairs]
+
+
+def _load_bbbc039(info: DatasetInfo, unpacked: Path, split: str) -> list:
+    from skimage.io import imread
+    from skimage.measure import label as connected_components
+
+    from ..io import read_tiff
+
+    lists = {"train": "training.txt", "val": "validation.txt", "test": "test.txt"}
+    listing = next(unpacked.rglob(lists[split]), None)
+    if listing is None:
+        raise DatasetUnavailableError(f"{info.name}: {lists[split]} is missing from metadata.zip")
+    names = [line.strip() for line in listing.read_text().splitlines() if line.strip()]
+    images = {p.stem: p for p in unpacked.rglob("*.tif") if "__MACOSX" not in p.parts}
+    masks = {p.stem: p for p in unpacked.rglob("*.png") if "__MACOSX" not in p.parts}
+    pairs = []
+    for name in names:
+        stem = Path(name).stem
+        if stem not in images or stem not in masks:
+            raise DatasetUnavailableError(f"{info.name}: image or mask {stem!r} is missing")
+        image, _ = read_tiff(images[stem])
+        mask = np.asarray(imread(masks[stem]))
+        mask = mask[..., 0] if mask.ndim == 3 else mask
+        labels = connected_components(mask, background=0, connectivity=1).astype(np.int32)
+        pairs.append((image, labels))
+    return pairs
+
+
+_LOADERS: dict[str, Callable[[DatasetInfo, Path, str], list]] = {
+    "folders": _load_folders,
+    "bbbc039": _load_bbbc039,
+}
+
+
+def fetch_dataset(
+    name: str | DatasetInfo,
+    *,
+    split: str = "train",
+    cache: str | os.PathLike | None = None,
+    timeout: float = 30.0,
+    progress: bool = True,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Download (once), verify, unpack and load a registered real data set.
+
+    Parameters
+    ----------
+    name : str or DatasetInfo
+        A key of :data:`REGISTRY` (``"dsb2018"``, ``"bbbc039"``) or a :class:`DatasetInfo`.
+    split : str
+        One of the data set's ``splits``.
+    cache : path, optional
+        Cache folder (default: see :func:`cache_dir`).
+    timeout : float
+        Seconds to wait for the server.
+    progress : bool
+        Show download progress bars.
+
+    Returns
+    -------
+    list of (image, labels int32)
+
+    Raises
+    ------
+    DatasetUnavailableError
+        If a file cannot be downloaded (offline, server down, transfer cut short) or is broken;
+        :class:`ChecksumError` (a subclass) if its checksum is wrong.
+    """
+    if isinstance(name, DatasetInfo):
+        info = name
+    else:
+        check_choice(name, "name", REGISTRY)
+        info = REGISTRY[name]
+    check_choice(split, "split", info.splits)
+    root = cache_dir(cache) / info.name
+    unpacked = root / "unpacked"
+    ready = root / "READY"
+    root.mkdir(parents=True, exist_ok=True)
+    if not ready.is_file():
+        for remote in info.files:
+            path = _obtain(info, remote, root, timeout, progress)
+            if path.suffix == ".zip":
+                _unpack(path, unpacked / path.stem)
+            else:
+                (unpacked / path.stem).mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, unpacked / path.stem / path.name)
+        ready.write_text("unpacked and verified\n")
+    return _LOADERS[info.layout](info, unpacked, split)
+
+
+def fetch_or_synthetic(
+    name: str | DatasetInfo,
+    *,
+    split: str = "train",
+    n_synthetic: int = 8,
+    shape: tuple[int, int] = (256, 256),
+    preset: str | None = None,
+    rng: Any = 0,
+    **fetch_kwargs: Any,
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], str]:
+    """Real data if it can be had, else synthetic nuclei, announced in one line.
+
+    Parameters
+    ----------
+    name, split
+        As in :func:`fetch_dataset`.
+    n_synthetic, shape, preset, rng
+        The synthetic replacement: ``n_synthetic`` images from
+        :func:`bioimage_course.data.make_nuclei`.
+    **fetch_kwargs
+        Passed on to :func:`fetch_dataset` (``cache``, ``timeout``, ``progress``).
+
+    Returns
+    -------
+    pairs : list of (image, labels)
+    source : str
+        The data set's name, or ``"synthetic"``.
+
+    Examples
+    --------
+    >>> offline = DatasetInfo(name="nowhere", description="", splits=("train",),
+    ...     files=(RemoteFile("http://127.0.0.1:9/none.zip", "none.zip"),), layout="folders",
+    ...     license="", citation="", homepage="")
+    >>> import tempfile
+    >>> pairs, source = fetch_or_synthetic(offline, n_synthetic=2, shape=(32, 32),
+    ...                                    cache=tempfile.mkdtemp(), timeout=2)
+    nowhere is not available (cannot download ...); using 2 synthetic images instead.
+    >>> source, len(pairs)
+    ('synthetic', 2)
+    """
+    from .synthetic import make_nuclei
+
+    try:
+        return fetch_dataset(name, split=split, **fetch_kwargs), (
+            name.name if isinstance(name, DatasetInfo) else name
+        )
+    except DatasetUnavailableError as err:
+        label = name.name if isinstance(name, DatasetInfo) else name
+        print(f"{label} is not available ({err}); using {n_synthetic} synthetic images instead.")
+    rng = as_rng(rng)
+    return [make_nuclei(shape, preset=preset, rng=rng) for _ in range(n_synthetic)], "synthetic"
