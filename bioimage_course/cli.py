@@ -5,6 +5,7 @@
     bioimage-course run            # every notebook, in order, into build/
     bioimage-course run 01 05      # only notebooks 01 and 05
     bioimage-course info           # versions and the device computations will use
+    bioimage-course exercises      # student notebooks (no solutions) into build/exercises
     bioimage-course set-repo URL   # point badges and setup cells at a fork
 
 ``run`` executes each notebook with nbclient in a fresh kernel (working directory: the
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import REPO_URL, __version__
-from .course import course_notebooks, set_repo
+from .course import course_notebooks, save_notebook, set_repo
 
 
 def default_notebooks() -> Path:
@@ -149,6 +150,25 @@ def _run(args: argparse.Namespace) -> int:
     return 1 if n_failed else 0
 
 
+def _exercises(args: argparse.Namespace) -> int:
+    import nbformat
+
+    from .course import student_version
+
+    folder = Path(args.notebooks) if args.notebooks else default_notebooks()
+    output = Path(args.output).resolve()
+    if output == folder.resolve():
+        raise SystemExit("--output must not be the notebooks folder: sources are never overwritten")
+    output.mkdir(parents=True, exist_ok=True)
+    for path in course_notebooks(folder):
+        nb = nbformat.read(path, as_version=4)
+        n = sum(c.cell_type == "code" and c.source.startswith("# Exercise:") for c in nb.cells)
+        save_notebook(student_version(nb), output / path.name)
+        print(f"{path.name}: {n} exercise(s) without solutions")
+    print(f"student notebooks in {output}")
+    return 0
+
+
 def _info(args: argparse.Namespace) -> int:
     import matplotlib
     import scipy
@@ -185,6 +205,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=int, default=900, help="seconds allowed per cell")
     run.add_argument("--list", action="store_true", help="list the selected notebooks and exit")
     run.set_defaults(func=_run)
+    ex = sub.add_parser("exercises", help="write student notebooks: exercises without solutions")
+    ex.add_argument("--notebooks", help="notebooks folder (default: ./notebooks)")
+    ex.add_argument("--output", default="build/exercises", help="default: build/exercises")
+    ex.set_defaults(func=_exercises)
     info = sub.add_parser("info", help="print versions and the device computations will use")
     info.set_defaults(func=_info)
     fork = sub.add_parser("set-repo", help="point badges and setup cells at another repository")

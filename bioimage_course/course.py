@@ -174,6 +174,51 @@ def course_notebooks(folder: str | Path, *, strict: bool = False) -> list[Path]:
     return paths
 
 
+EXERCISE_MARKER = "# Exercise:"
+
+
+def student_cell(source: str) -> str:
+    """The student version of an exercise cell: the task line and the self-check, no solution.
+
+    The solution is everything between the first line (``# Exercise: ...``) and the final run
+    of ``assert`` statements, which stay so students can check their answer.
+
+    >>> print(student_cell("# Exercise: add\\nx = 1 + 1\\nassert x == 2"))
+    # Exercise: add
+    # Your code here: replace ... and make the check below pass.
+    ...
+    <BLANKLINE>
+    assert x == 2
+    """
+    lines = source.rstrip().splitlines()
+    if not lines or not lines[0].startswith(EXERCISE_MARKER):
+        raise ValueError(f"an exercise cell must start with {EXERCISE_MARKER!r}")
+    start = len(lines)
+    while start > 1 and (
+        lines[start - 1].startswith(("assert ", " ", ")")) or not lines[start - 1]
+    ):
+        start -= 1
+    while start < len(lines) and not lines[start].startswith("assert "):
+        start += 1
+    checks = lines[start:]
+    body = ["# Your code here: replace ... and make the check below pass.", "...", ""]
+    return "\n".join([lines[0], *body, *checks])
+
+
+def student_version(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A copy of ``nb`` with the solutions of its exercise cells removed (see :func:`student_cell`).
+
+    Exercise cells are tagged ``raises-exception`` so the notebook still runs top to bottom
+    before they are solved.
+    """
+    copy = nbformat.from_dict(nb)
+    for cell in copy.cells:
+        if cell.cell_type == "code" and cell.source.startswith(EXERCISE_MARKER):
+            cell.source = student_cell(cell.source)
+            cell.metadata["tags"] = sorted({*cell.metadata.get("tags", []), "raises-exception"})
+    return strip_outputs(copy)
+
+
 def set_repo(repo_url: str, root: str | Path = ".") -> list[Path]:
     """Re-point the course at another repository (a fork): package, notebooks and README.
 

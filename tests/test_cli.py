@@ -98,3 +98,28 @@ def test_info_prints_device(capsys):
     assert main(["info"]) == 0
     out = capsys.readouterr().out
     assert "torch" in out and "Computing on:" in out
+
+
+def test_exercises_writes_student_versions_that_still_run(tmp_path):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    solution = "# Exercise: double it\ny = 2 * x\nprint(y)\nassert y == 2"
+    nb = build_notebook(
+        "# 01 · Demo",
+        [
+            ("code", "# Parameters\nx = 1"),
+            ("code", solution),
+            ("md", "## Checks"),
+            ("code", "assert x == 1"),
+        ],
+    )
+    save_notebook(nb, folder / "01_demo.ipynb")
+    out = tmp_path / "student"
+    assert main(["exercises", "--notebooks", str(folder), "--output", str(out)]) == 0
+    student = nbformat.read(out / "01_demo.ipynb", as_version=4)
+    cell = next(c for c in student.cells if c.source.startswith("# Exercise:"))
+    assert "2 * x" not in cell.source and cell.source.endswith("assert y == 2")
+    assert "raises-exception" in cell.metadata["tags"]
+    assert nbformat.read(folder / "01_demo.ipynb", as_version=4).cells[4].source == solution
+    # the student notebook runs top to bottom; the unsolved exercise fails only its own cell
+    assert main(["run", "--notebooks", str(out), "--output", str(tmp_path / "build")]) == 0
