@@ -165,6 +165,9 @@ def compare(
     return fig
 
 
+N_LABEL_COLOURS = 64
+
+
 def label_colormap(n_labels: int, *, seed: int = 0) -> ListedColormap:
     """A colormap for instance labels: transparent background, distinct random colours."""
     rng = np.random.default_rng(seed)
@@ -191,7 +194,8 @@ def overlay_labels(
     image : array_like
         2D image.
     labels : array_like of int
-        Label image of the same shape (0 = background).
+        Label image of the same shape (0 = background). An object's colour follows from its id,
+        so the same object has the same colour in every panel.
     contours : bool
         Draw each object's outline in its colour.
     alpha : float
@@ -205,11 +209,9 @@ def overlay_labels(
     labels = check_labels(labels, "labels", ndim=2)
     check_same_shape(image, labels, "image", "labels")
     ax = show(image, ax=ax, title=title, **show_kwargs)
-    ids, dense = np.unique(labels, return_inverse=True)
-    dense = dense.reshape(labels.shape)
-    if ids[0] != 0:
-        dense = dense + 1
-    n = int(dense.max())
+    # colour by the id itself (modulo the palette), so an object keeps its colour across panels
+    n = N_LABEL_COLOURS
+    dense = np.where(labels > 0, (labels.astype(np.int64) - 1) % n + 1, 0)
     cmap = label_colormap(n)
     if alpha > 0:
         ax.imshow(

@@ -51,8 +51,10 @@ def test_overlay_labels_colours_each_object():
     labels[6:9, 6:9] = 3
     ax = plot.overlay_labels(np.zeros((10, 10)), labels, alpha=0.5)
     filled = ax.images[1].get_array()
-    assert set(np.unique(filled.compressed())) == {1, 2}  # two objects, densely renumbered
+    assert set(np.unique(filled.compressed())) == {7, 3}  # coloured by their own ids
     assert filled.mask[0, 0]
+    other = plot.overlay_labels(np.zeros((10, 10)), np.where(labels == 3, 3, 0))
+    assert set(np.unique(other.images[1].get_array().compressed())) == {3}  # same colour
     with pytest.raises(ValueError, match="same shape"):
         plot.overlay_labels(np.zeros((10, 10)), labels[:5])
     with pytest.raises(TypeError, match="integer or boolean label image"):
