@@ -1,0 +1,660 @@
+"""Intensity normalisation: putting images from different acquisitions on one scale.
+
+Introduced in notebook 03 (normalization).
+
+The same nuclei imaged with a longer exposure, a higher camera gain, another offset or another
+bit depth give other pixel values. A network (or a fixed threshold) learns numbers, not nuclei,
+so every image is mapped to a common scale before it is used. Four strategies:
+
+- :func:`normalize_minmax`: min -> 0, max -> 1. One hot pixel sets the maximum.
+- :func:`standardize` (z-score): mean -> 0, standard deviation -> 1. No fixed range.
+- :func:`normalize_percentile`: a low percentile -> 0, a high one -> 1. The extremes (hot
+  pixels, noise) are ignored: the usual choice in fluorescence microscopy.
+- :class:`DatasetNormalizer`: one pair of percentiles fitted on the training set and reused
+  unchanged for every other image. Keeps real brightness differences between images.
+
+Every function returns a new floating-point array (``float32`` by default) and never modifies
+its input. Percentile normalisation follows the definition of CSBDeep and StarDist,
+``(x - p_low) / (p_high - p_low + eps)``, with the percentiles of ``numpy.percentile``
+(linear interpolation).
+
+Examples
+--------
+>>> import numpy as np
+>>> image = np.array([[100, 120, 140], [160, 180, 4095]], dtype=np.uint16)  # a hot pixel
+>>> normalize_minmax(image).round(3)  # the hot pixel squeezes the nuclei towards 0
+array([[0.   , 0.005, 0.01 ],
+       [0.015, 0.02 , 1.   ]], dtype=float32)
+>>> normalize_percentile(image, 0, 80).round(3)  # the hot pixel just stays above 1
+array([[ 0.   ,  0.25 ,  0.5  ],
+       [ 0.75 ,  1.   , 49.938]], dtype=float32)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from ._validate import check_array, check_in_range
+
+__all__ = [
+    "DatasetNormalizer",
+    "normalize_minmax",
+    "normalize_percentile",
+    "normalize_range",
+    "percentile_range",
+    "plot_normalization",
+    "standardize",
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# Argument checks
+# ---------------------------------------------------------------------------------------------
+
+
+def _check_image(x: Any, name: str = "x") -> np.ndarray:
+    """Return ``x`` as a non-empty, finite array of integers or floats."""
+    arr = check_array(x, name, finite=True)
+    if arr.dtype.kind == "b":
+        raise TypeError(f"`{name}` must be an integer or floating-point array, got dtype bool")
+    return arr
+
+
+def _check_float_dtype(dtype: Any) -> np.dtype:
+    """Return ``dtype`` as a numpy floating-point dtype; integers would truncate the result."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"`dtype` must be a floating-point dtype, got {dtype!r}") from None
+    if dt.kind != "f":
+        raise TypeError(f"`dtype` must be a floating-point dtype, got {dt}")
+    return dt
+
+
+def _check_percentiles(pmin: Any, pmax: Any) -> tuple[float, float]:
+    pmin = check_in_range(pmin, "pmin", 0, 100)
+    pmax = check_in_range(pmax, "pmax", 0, 100)
+    if not pmin < pmax:
+        raise ValueError(f"`pmin` must be smaller than `pmax`, got {pmin:g} and {pmax:g}")
+    return pmin, pmax
+
+
+def _reduced_axes(axis: int | Iterable[int] | None, ndim: int) -> tuple[int, ...]:
+    """The axes statistics are computed over, as sorted non-negative integers."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = [axis] if isinstance(axis, (int, np.integer)) else list(axis)
+    normalised = []
+    for a in axes:
+        if not isinstance(a, (int, np.integer)) or not -ndim <= a < ndim:
+            raise ValueError(
+                f"`axis` must be None or axes of a {ndim}D array (-{ndim} to {ndim - 1}), "
+                f"got {axis!r}"
+            )
+        normalised.append(int(a) % ndim)
+    if len(set(normalised)) != len(normalised):
+        raise ValueError(f"`axis` must not repeat an axis, got {axis!r}")
+    if not normalised:
+        raise ValueError("`axis` must name at least one axis, got ()")
+    return tuple(sorted(normalised))
+
+
+def _keepdims_shape(shape: tuple[int, ...], reduced: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(1 if i in reduced else n for i, n in enumerate(shape))
+
+
+# ---------------------------------------------------------------------------------------------
+# Percentiles by selection
+# ---------------------------------------------------------------------------------------------
+
+
+def _select(work: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k-th and (k+1)-th smallest values (0-based) of every row of ``work``.
+
+    ``work`` is reordered in place along its last axis (``np.partition``): afterwards
+    position ``k`` holds the value a full sort would put there, everything left of it is
+    smaller or equal, everything right of it larger or equal. The next value up is then
+    simply the minimum of the right part. For the last position, the "next" value is the
+    value itself.
+    """
+    work.partition(k, axis=-1)
+    kth = work[..., k].copy()
+    right = work[..., k + 1 :]
+    following = right.min(axis=-1) if right.shape[-1] else kth
+    return kth, following
+
+
+def _lerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+    """Linear interpolation from ``a`` (t=0) to ``b`` (t=1), exact at both ends (as numpy)."""
+    if t < 0.5:
+        return a + (b - a) * t
+    return b - (b - a) * (1 - t)
+
+
+def percentile_range(
+    x: Any,
+    pmin: float = 1.0,
+    pmax: float = 99.8,
+    *,
+    axis: int | Iterable[int] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``pmin``-th and ``pmax``-th percentiles of ``x``, equal to ``numpy.percentile``'s.
+
+    Parameters
+    ----------
+    x : array_like
+        Image of integers or floats (finite, not empty).
+    pmin, pmax : float
+        Percentiles in [0, 100] with ``pmin < pmax``.
+    axis : int or tuple of int, optional
+        Axes the percentiles are computed over (as in ``numpy.percentile``); ``None`` pools
+        every pixel. The remaining axes get their own percentiles.
+
+    Returns
+    -------
+    low, high : ndarray of float64
+        The percentiles, with the reduced axes kept as length 1 so that they broadcast
+        against ``x`` (``numpy.percentile(..., keepdims=True)``).
+
+    Notes
+    -----
+    The p-th percentile of n values (numpy's default "linear" method, definition 7 of
+    Hyndman & Fan, 1996) sits at the fractional position ``h = (n - 1) p / 100`` of the sorted
+    values ``s``: ``s[floor(h)] + (h - floor(h)) * (s[floor(h) + 1] - s[floor(h)])``.
+
+    Only four sorted positions are needed, so nothing is sorted: ``np.partition`` selects the
+    high position in linear time, the left part (which then holds exactly the smallest values)
+    is partitioned again for the low position, and each following value is the minimum of what
+    lies to its right. ``numpy.percentile`` also selects rather than sorts, but it asks
+    ``np.partition`` for several positions in one call, which takes a much slower code path
+    than a single position (see ``benchmarks/normalize.py``). The interpolation is done in
+    float64 as numpy does for integer images and for an array of percentiles; for a float32
+    image and a scalar percentile numpy interpolates in float32, so the two can differ in the
+    last float32 digit.
+
+    Examples
+    --------
+    >>> x = np.arange(101.0)
+    >>> low, high = percentile_range(x, 1, 99.5)
+    >>> float(low[0]), float(high[0])
+    (1.0, 99.5)
+    >>> percentile_range(np.array([[0, 10], [5, 7]]), 0, 100, axis=1)[1]
+    array([[10.],
+           [ 7.]])
+    """
+    x = _check_image(x)
+    pmin, pmax = _check_percentiles(pmin, pmax)
+    reduced = _reduced_axes(axis, x.ndim)
+    kept = [n for i, n in enumerate(x.shape) if i not in reduced]
+    # Move the reduced axes to the end and flatten them: one row per independent slice. The
+    # copy is the workspace that np.partition reorders; `x` itself is never touched.
+    moved = np.moveaxis(x, reduced, range(x.ndim - len(reduced), x.ndim))
+    work = moved.reshape(*kept, -1).copy()
+    n = work.shape[-1]
+
+    positions = []
+    for p in (pmin, pmax):
+        h = (n - 1) * (p / 100)  # fractional position in the sorted values
+        positions.append((min(math.floor(h), n - 1), h - math.floor(h)))
+    (k_lo, t_lo), (k_hi, t_hi) = positions
+
+    hi, hi_next = _select(work, k_hi)
+    if k_lo == k_hi:
+        lo, lo_next = hi, hi_next
+    else:
+        # The k_hi + 1 smallest values are now left of (and at) position k_hi.
+        lo, lo_next = _select(work[..., : k_hi + 1], k_lo)
+
+    # Interpolate in float64: exact for integer images (whose differences could overflow
+    # their own type) and at least as precise as the image for floats.
+    lo, lo_next, hi, hi_next = (v.astype(np.float64) for v in (lo, lo_next, hi, hi_next))
+    low, high = _lerp(lo, lo_next, t_lo), _lerp(hi, hi_next, t_hi)
+    shape = _keepdims_shape(x.shape, reduced)
+    return np.asarray(low).reshape(shape), np.asarray(high).reshape(shape)
+
+
+# ---------------------------------------------------------------------------------------------
+# The four strategies
+# ---------------------------------------------------------------------------------------------
+
+
+def _shift_and_scale(
+    x: np.ndarray,
+    offset: np.ndarray,
+    width: np.ndarray,
+    *,
+    clip: bool,
+    dtype: np.dtype,
+) -> np.ndarray:
+    """``(x - offset) / width`` in ``dtype``, in a new array; zero widths leave ``x - offset``."""
+    out = np.asarray(np.subtract(x, offset, dtype=dtype))  # asarray: a 0-d input gives a scalar
+    np.divide(out, width, out=out, where=width != 0)
+    if clip:
+        np.clip(out, 0, 1, out=out)
+    return out
+
+
+def normalize_range(
+    x: Any,
+    low: Any,
+    high: Any,
+    *,
+    clip: bool = False,
+    eps: float = 1e-20,
+    dtype: Any = np.float32,
+) -> np.ndarray:
+    """Map ``low`` to 0 and ``high`` to 1: ``(x - low) / (high - low + eps)``.
+
+    The building block of the other functions, and the one to use when ``low`` and ``high``
+    come from elsewhere (a training set, a calibration, a previous image).
+
+    Parameters
+    ----------
+    x : array_like
+        Image of integers or floats (finite, not empty).
+    low, high : float or array_like
+        Values mapped to 0 and 1; arrays must broadcast against ``x``.
+    clip : bool
+        Clip the result to [0, 1]. Off by default: values outside the range still carry
+        information (a nucleus brighter than the 99.8th percentile stays brighter than 1).
+    eps : float
+        Added to ``high - low`` so that a flat image does not divide by zero.
+    dtype : numpy floating dtype
+        Type of the result; the arithmetic is done in it, after casting ``x``, ``low``,
+        ``high`` and ``eps`` to it.
+
+    Returns
+    -------
+    ndarray
+        A new array of ``dtype`` with the shape of ``x``.
+
+    Notes
+    -----
+    Where ``high - low + eps`` is zero in ``dtype`` (a flat image with ``eps=0``, or an
+    ``eps`` too small for ``float16``), the result is ``x - low`` rather than NaN: zero for a
+    flat image.
+
+    Examples
+    --------
+    >>> normalize_range(np.array([10, 20, 30]), 10, 30)
+    array([0. , 0.5, 1. ], dtype=float32)
+    >>> normalize_range(np.array([0, 50]), 10, 30, clip=True)
+    array([0., 1.], dtype=float32)
+    """
+    x = _check_image(x)
+    dt = _check_float_dtype(dtype)
+    eps = check_in_range(eps, "eps", 0)
+    low = _check_image(low, "low").astype(dt)
+    high = _check_image(high, "high").astype(dt)
+    if np.any(high < low):
+        raise ValueError("`high` must be >= `low` everywhere")
+    width = high - low + dt.type(eps)
+    return _shift_and_scale(x, low, width, clip=clip, dtype=dt)
+
+
+def normalize_percentile(
+    x: Any,
+    pmin: float = 1.0,
+    pmax: float = 99.8,
+    *,
+    axis: int | Iterable[int] | None = None,
+    clip: bool = False,
+    eps: float = 1e-20,
+    dtype: Any = np.float32,
+) -> np.ndarray:
+    """Percentile normalisation: the ``pmin``-th percentile -> 0, the ``pmax``-th -> 1.
+
+    ``(x - p_low) / (p_high - p_low + eps)``, the definition of CSBDeep and StarDist. The
+    extreme tails (hot pixels, cosmic rays, a dead column, saturated debris) fall outside
+    [0, 1] instead of dictating the scale, which makes this the usual choice for fluorescence.
+
+    Parameters
+    ----------
+    x : array_like
+        Image of integers or floats (finite, not empty).
+    pmin, pmax : float
+        Percentiles in [0, 100] mapped to 0 and 1. The defaults 1 and 99.8 are those of the
+        StarDist example notebooks (CSBDeep's own function defaults to ``pmin=3``). A sparse
+        fluorescence image is mostly background, so its 1st percentile is already
+        background; 3 gains nothing there and discards more of the dim end in dense images.
+        0.2 % at the top leaves room for a few hundred hot pixels in a 256 x 256 image while
+        staying inside the brightest nuclei.
+    axis : int or tuple of int, optional
+        Axes the percentiles are computed over (``numpy.percentile`` and CSBDeep semantics).
+        ``None`` uses all pixels; for a ``(C, Y, X)`` stack, ``axis=(1, 2)`` normalises each
+        channel on its own.
+    clip : bool
+        Clip the result to [0, 1]. Off by default, as in CSBDeep, so the bright tail keeps its
+        order.
+    eps : float
+        Added to the denominator so that a flat image (``p_low == p_high``) gives zeros
+        instead of dividing by zero.
+    dtype : numpy floating dtype
+        Type of the result and of the arithmetic.
+
+    Returns
+    -------
+    ndarray
+        A new array of ``dtype`` with the shape of ``x``.
+
+    See Also
+    --------
+    percentile_range : the percentiles themselves.
+    DatasetNormalizer : one pair of percentiles for a whole training set.
+
+    Notes
+    -----
+    The result is invariant to positive affine changes of the intensities (exposure time,
+    gain, offset): ``normalize_percentile(a * x + b) == normalize_percentile(x)`` for
+    ``a > 0``, up to rounding.
+
+    If more than ``100 - pmax`` percent of the image is *equal* to the low percentile (an
+    almost empty field of view), ``p_high == p_low`` and the few other pixels are divided
+    by ``eps``: enormous values. Lower ``pmin`` or raise ``pmax`` for such images.
+
+    Examples
+    --------
+    >>> x = np.linspace(0, 1000, 1001)
+    >>> y = normalize_percentile(x, 1, 99)
+    >>> float(y[10]), float(y[990])
+    (0.0, 1.0)
+    >>> stack = np.stack([x, 10 * x])  # two channels with different brightness
+    >>> normalize_percentile(stack, axis=1)[:, 500].round(3)
+    array([0.496, 0.496], dtype=float32)
+    """
+    x = _check_image(x)
+    dt = _check_float_dtype(dtype)
+    eps = check_in_range(eps, "eps", 0)
+    low, high = percentile_range(x, pmin, pmax, axis=axis)
+    low, high = low.astype(dt), high.astype(dt)
+    return _shift_and_scale(x, low, high - low + dt.type(eps), clip=clip, dtype=dt)
+
+
+def normalize_minmax(
+    x: Any,
+    *,
+    axis: int | Iterable[int] | None = None,
+    eps: float = 1e-20,
+    dtype: Any = np.float32,
+) -> np.ndarray:
+    """Min-max normalisation: the smallest value -> 0, the largest -> 1.
+
+    Parameters
+    ----------
+    x : array_like
+        Image of integers or floats (finite, not empty).
+    axis : int or tuple of int, optional
+        Axes the minimum and maximum are taken over; ``None`` uses all pixels.
+    eps : float
+        Added to ``max - min`` so that a flat image gives zeros.
+    dtype : numpy floating dtype
+        Type of the result and of the arithmetic.
+
+    Returns
+    -------
+    ndarray
+        A new array of ``dtype`` in [0, 1] with the shape of ``x``.
+
+    Notes
+    -----
+    Equal to ``normalize_percentile(x, 0, 100)``. One hot pixel becomes the maximum and
+    squeezes every real signal towards 0, which is why percentiles are preferred for
+    microscopy.
+
+    Examples
+    --------
+    >>> normalize_minmax(np.array([2, 4, 6]))
+    array([0. , 0.5, 1. ], dtype=float32)
+    """
+    x = _check_image(x)
+    dt = _check_float_dtype(dtype)
+    eps = check_in_range(eps, "eps", 0)
+    reduced = _reduced_axes(axis, x.ndim)
+    low = x.min(axis=reduced, keepdims=True).astype(dt)
+    high = x.max(axis=reduced, keepdims=True).astype(dt)
+    return _shift_and_scale(x, low, high - low + dt.type(eps), clip=False, dtype=dt)
+
+
+def standardize(
+    x: Any,
+    *,
+    axis: int | Iterable[int] | None = None,
+    eps: float = 1e-20,
+    dtype: Any = np.float32,
+) -> np.ndarray:
+    """Z-score: subtract the mean, divide by the standard deviation.
+
+    Parameters
+    ----------
+    x : array_like
+        Image of integers or floats (finite, not empty).
+    axis : int or tuple of int, optional
+        Axes the mean and standard deviation are computed over; ``None`` uses all pixels.
+    eps : float
+        Added to the standard deviation so that a flat image gives zeros.
+    dtype : numpy floating dtype
+        Type of the result and of the arithmetic (the mean and standard deviation are
+        accumulated in float64).
+
+    Returns
+    -------
+    ndarray
+        A new array of ``dtype``, mean 0 and standard deviation 1 along ``axis``.
+
+    Notes
+    -----
+    The range is not bounded: a nucleus may end up at 3 or at 30 depending on how much of the
+    image is background, and hot pixels inflate the standard deviation.
+
+    Examples
+    --------
+    >>> standardize(np.array([1.0, 2.0, 3.0])).round(4)
+    array([-1.2247,  0.    ,  1.2247], dtype=float32)
+    """
+    x = _check_image(x)
+    dt = _check_float_dtype(dtype)
+    eps = check_in_range(eps, "eps", 0)
+    reduced = _reduced_axes(axis, x.ndim)
+    mean = x.mean(axis=reduced, dtype=np.float64, keepdims=True)
+    std = x.std(axis=reduced, dtype=np.float64, keepdims=True)
+    return _shift_and_scale(x, mean.astype(dt), std.astype(dt) + dt.type(eps), clip=False, dtype=dt)
+
+
+# ---------------------------------------------------------------------------------------------
+# Dataset-level normalisation
+# ---------------------------------------------------------------------------------------------
+
+
+class DatasetNormalizer:
+    """Percentile normalisation with one ``low``/``high`` fitted on a training set.
+
+    :meth:`fit` pools the pixels of the training images; :meth:`transform` (or calling the
+    object) then applies the *same* ``(x - low) / (high - low + eps)`` to any image, training,
+    validation or test. Fit it on the training images only: percentiles computed from test
+    images would leak information about the test set into the preprocessing.
+
+    Unlike per-image :func:`normalize_percentile`, this keeps real brightness differences
+    between images (a stronger stained sample stays brighter) but does not remove differences
+    in exposure or gain either.
+
+    Parameters
+    ----------
+    pmin, pmax : float
+        Percentiles in [0, 100] of the pooled training pixels mapped to 0 and 1.
+    channel_axis : int, optional
+        Axis of the channels in every image; each channel gets its own percentiles.
+        ``None``: the images are single-channel (any number of dimensions).
+    clip, eps, dtype
+        As in :func:`normalize_range`.
+
+    Attributes
+    ----------
+    low, high : ndarray of float64 or None
+        The fitted percentiles, one per channel (``None`` before :meth:`fit`).
+
+    Examples
+    --------
+    >>> train = [np.array([[0, 100], [50, 200]]), np.array([[10, 300], [20, 30]])]
+    >>> norm = DatasetNormalizer(0, 100).fit(train)
+    >>> float(norm.low[0]), float(norm.high[0])
+    (0.0, 300.0)
+    >>> norm(np.array([[150, 600]]))  # a test image, with the training scale
+    array([[0.5, 2. ]], dtype=float32)
+    """
+
+    def __init__(
+        self,
+        pmin: float = 1.0,
+        pmax: float = 99.8,
+        *,
+        channel_axis: int | None = None,
+        clip: bool = False,
+        eps: float = 1e-20,
+        dtype: Any = np.float32,
+    ) -> None:
+        self.pmin, self.pmax = _check_percentiles(pmin, pmax)
+        if channel_axis is not None and not isinstance(channel_axis, (int, np.integer)):
+            raise TypeError(f"`channel_axis` must be None or an int, got {channel_axis!r}")
+        self.channel_axis = channel_axis
+        self.clip = bool(clip)
+        self.eps = check_in_range(eps, "eps", 0)
+        self.dtype = _check_float_dtype(dtype)
+        self.low: np.ndarray | None = None
+        self.high: np.ndarray | None = None
+
+    def __repr__(self) -> str:
+        fitted = "not fitted" if self.low is None else f"low={self.low}, high={self.high}"
+        return f"DatasetNormalizer(pmin={self.pmin:g}, pmax={self.pmax:g}, {fitted})"
+
+    def _channels_first(self, image: np.ndarray, name: str) -> np.ndarray:
+        """``image`` as a 2D array (channels, pixels)."""
+        if self.channel_axis is None:
+            return image.reshape(1, -1)
+        if not -image.ndim <= self.channel_axis < image.ndim:
+            raise ValueError(
+                f"`{name}` has no axis {self.channel_axis} (`channel_axis`), got shape "
+                f"{image.shape}"
+            )
+        return np.moveaxis(image, self.channel_axis, 0).reshape(image.shape[self.channel_axis], -1)
+
+    def fit(self, images: Sequence[Any]) -> DatasetNormalizer:
+        """Compute ``low`` and ``high`` from the pooled pixels of ``images``; returns ``self``.
+
+        ``images`` is a sequence of arrays (their shapes may differ, their channel counts may
+        not) or a single array whose first axis runs over images.
+        """
+        if isinstance(images, np.ndarray):
+            images = list(images)
+        if len(images) == 0:
+            raise ValueError("`images` must contain at least one image, got 0")
+        pooled = []
+        for i, image in enumerate(images):
+            name = f"images[{i}]"
+            pooled.append(self._channels_first(_check_image(image, name), name))
+        n_channels = {p.shape[0] for p in pooled}
+        if len(n_channels) > 1:
+            raise ValueError(
+                f"`images` must all have the same number of channels, got {sorted(n_channels)}"
+            )
+        low, high = percentile_range(np.concatenate(pooled, axis=1), self.pmin, self.pmax, axis=1)
+        self.low, self.high = low[:, 0], high[:, 0]
+        return self
+
+    def transform(self, image: Any) -> np.ndarray:
+        """Normalise ``image`` with the fitted ``low`` and ``high``; returns a new array."""
+        if self.low is None or self.high is None:
+            raise RuntimeError("this DatasetNormalizer is not fitted yet: call `fit` first")
+        image = _check_image(image, "image")
+        low, high = self.low, self.high
+        if self.channel_axis is not None:
+            n = self._channels_first(image, "image").shape[0]
+            if n != low.size:
+                raise ValueError(
+                    f"`image` must have {low.size} channels along axis {self.channel_axis}, got {n}"
+                )
+            shape = [1] * image.ndim
+            shape[self.channel_axis] = n
+            low, high = low.reshape(shape), high.reshape(shape)
+        else:
+            low, high = low[0], high[0]
+        return normalize_range(image, low, high, clip=self.clip, eps=self.eps, dtype=self.dtype)
+
+    __call__ = transform
+
+
+# ---------------------------------------------------------------------------------------------
+# Plotting
+# ---------------------------------------------------------------------------------------------
+
+
+def plot_normalization(
+    image: Any,
+    pmin: float = 1.0,
+    pmax: float = 99.8,
+    *,
+    clip: bool = False,
+    bins: int = 256,
+    axes: Sequence[Any] | None = None,
+):
+    """Show an image, its histogram with the two percentiles, and the normalised image.
+
+    A pure plotting function (the notebook wires it to sliders for ``pmin`` and ``pmax``).
+
+    Parameters
+    ----------
+    image : array_like
+        2D image.
+    pmin, pmax, clip
+        As in :func:`normalize_percentile`.
+    bins : int
+        Number of histogram bins.
+    axes : sequence of 3 matplotlib Axes, optional
+        Where to draw; a new figure is made if ``None``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> fig = plot_normalization(np.arange(64.0).reshape(8, 8), 5, 95)
+    >>> [ax.get_title() for ax in fig.axes][:2]
+    ['raw', 'histogram']
+    """
+    import matplotlib.pyplot as plt
+
+    image = check_array(image, "image", ndim=2, finite=True)
+    low, high = percentile_range(image, pmin, pmax)
+    normalized = normalize_percentile(image, pmin, pmax, clip=clip)
+    if axes is None:
+        fig, axes = plt.subplots(
+            1, 3, figsize=(12, 3.6), width_ratios=[1, 1.4, 1], layout="constrained"
+        )
+    else:
+        fig = axes[0].figure
+    ax_raw, ax_hist, ax_norm = axes
+    ax_raw.imshow(image, cmap="gray")
+    ax_raw.set_title("raw")
+    ax_hist.hist(image.ravel(), bins=bins, color="0.4", log=True)
+    for value, name, p, color in (
+        (low.item(), "pmin", pmin, "tab:blue"),
+        (high.item(), "pmax", pmax, "tab:red"),
+    ):
+        ax_hist.axvline(value, color=color, lw=1.5, label=f"{name} = {p:g}: {value:.4g}")
+    ax_hist.set_title("histogram")
+    ax_hist.set_xlabel("pixel value")
+    ax_hist.set_ylabel("pixels (log)")
+    ax_hist.legend(fontsize=8)
+    shown = ax_norm.imshow(normalized, cmap="gray", vmin=0, vmax=1)
+    ax_norm.set_title(f"normalised, display 0..1{' (clipped)' if clip else ''}")
+    fig.colorbar(shown, ax=ax_norm, fraction=0.046)
+    for ax in (ax_raw, ax_norm):
+        ax.set_xticks([])
+        ax.set_yticks([])
+    return fig
