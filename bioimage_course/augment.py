@@ -200,6 +200,14 @@ def _spatial_shape(image: np.ndarray, channel_axis: int | None) -> tuple[int, ..
     return tuple(image.shape[a] for a in _spatial_axes(image.ndim, channel_axis))
 
 
+def _plane_index(ndim: int, channel_axis: int | None, rows: slice, cols: slice) -> tuple:
+    """Index selecting ``rows, cols`` in the (row, col) plane and everything along other axes."""
+    spatial = _spatial_axes(ndim, channel_axis)
+    index = [slice(None)] * ndim
+    index[spatial[-2]], index[spatial[-1]] = rows, cols
+    return tuple(index)
+
+
 def _to_planes(image: np.ndarray, channel_axis: int | None) -> tuple[np.ndarray, tuple]:
     """Reshape to ``(n_planes, rows, cols)``; return it and the leading shape to restore."""
     stack = image[None] if channel_axis is None else np.moveaxis(image, channel_axis, 0)
@@ -290,12 +298,17 @@ def _draw_coarse_field(
     return smooth.astype(np.float32)
 
 
-def _upsample_field(coarse: np.ndarray, shape: tuple[int, int], smoothness_px: float) -> np.ndarray:
-    """Interpolate a coarse ``(2, k_rows, k_cols)`` field to ``(2, *shape)``: cols, then rows."""
+def _upsample_field(
+    coarse: Any, shape: tuple[int, int], smoothness_px: float, to_array: Any = np.asarray
+) -> Any:
+    """Interpolate a coarse ``(2, k_rows, k_cols)`` field to ``(2, *shape)``: cols, then rows.
+
+    Works on numpy arrays and, with ``to_array`` making tensors on their device, torch tensors.
+    """
     step = _elastic_step(smoothness_px)
-    lower, upper, frac, _ = _linear_upsampling(shape[1], step)
+    lower, upper, frac = (to_array(a) for a in _linear_upsampling(shape[1], step)[:3])
     field = coarse[:, :, lower] * (1 - frac) + coarse[:, :, upper] * frac  # (2, k_rows, cols)
-    lower, upper, frac, _ = _linear_upsampling(shape[0], step)
+    lower, upper, frac = (to_array(a) for a in _linear_upsampling(shape[0], step)[:3])
     frac = frac[:, None]
     return field[:, lower] * (1 - frac) + field[:, upper] * frac
 
@@ -351,6 +364,24 @@ def elastic_field(
     return _upsample_field(coarse, shape, smoothness_px)
 
 
+def _affine_coordinates(
+    shape, out_shape, rotation_deg, translation_px, zoom, shear_deg, to_array=np.asarray
+) -> Any:
+    """Affine part of :func:`warp_coordinates`, float32 of shape ``(2, *out_shape)``.
+
+    ``M (y - c_out - t) + c_in`` is a term that varies along the output rows plus one along
+    the columns; their full-size sum is computed where ``to_array`` puts them (torch tensors
+    on a device, for :meth:`RandomWarp.batch_torch`).
+    """
+    matrix = _inverse_affine(rotation_deg, zoom, shear_deg)
+    rows = np.arange(out_shape[0]) - (out_shape[0] - 1) / 2 - translation_px[0]
+    cols = np.arange(out_shape[1]) - (out_shape[1] - 1) / 2 - translation_px[1]
+    c_in = np.array([(shape[0] - 1) / 2, (shape[1] - 1) / 2])
+    from_rows = (matrix[:, :1] * rows).astype(np.float32)  # (2, out_rows)
+    from_cols = (matrix[:, 1:] * cols + c_in[:, None]).astype(np.float32)  # (2, out_cols)
+    return to_array(from_rows)[:, :, None] + to_array(from_cols)[:, None, :]
+
+
 def warp_coordinates(
     shape: Sequence[int],
     *,
@@ -401,15 +432,7 @@ def warp_coordinates(
     """
     shape = tuple(int(n) for n in shape)
     out_shape = shape if output_shape is None else tuple(int(n) for n in output_shape)
-    matrix = _inverse_affine(rotation_deg, zoom, shear_deg)
-    c_in = [(n - 1) / 2 for n in shape]
-    rows = np.arange(out_shape[0]) - (out_shape[0] - 1) / 2 - translation_px[0]
-    cols = np.arange(out_shape[1]) - (out_shape[1] - 1) / 2 - translation_px[1]
-    coords = np.empty((2,) + out_shape, dtype=np.float32)
-    for axis in range(2):
-        from_rows = (matrix[axis, 0] * rows).astype(np.float32)
-        from_cols = (matrix[axis, 1] * cols + c_in[axis]).astype(np.float32)
-        np.add(from_rows[:, None], from_cols[None, :], out=coords[axis])
+    coords = _affine_coordinates(shape, out_shape, rotation_deg, translation_px, zoom, shear_deg)
     if displacement is not None:
         if displacement.shape != (2,) + out_shape:
             raise ValueError(
@@ -562,6 +585,17 @@ def valid_box(coords: np.ndarray, shape: Sequence[int]) -> tuple[slice, slice]:
 # Transforms
 
 
+def _unchanged(image: np.ndarray, labels: np.ndarray | None) -> tuple:
+    return image.copy(), None if labels is None else labels.copy()
+
+
+def _run(transform: Any, image, labels, rng: np.random.Generator, channel_axis: int | None):
+    """Apply a :class:`Transform` (without re-validating) or any other callable transform."""
+    if isinstance(transform, Transform):
+        return transform._augment(image, labels, rng, channel_axis)
+    return transform(image, labels, rng=rng)
+
+
 class Transform:
     """Base class: draw random parameters once, then apply them to image and labels.
 
@@ -589,8 +623,9 @@ class Transform:
         return self._augment(image, labels, as_rng(rng), channel_axis)
 
     def _augment(self, image, labels, rng, channel_axis):
+        """:meth:`__call__` on validated arrays and a Generator (no checks repeated)."""
         if rng.random() >= self.p:
-            return image.copy(), None if labels is None else labels.copy()
+            return _unchanged(image, labels)
         params = self.draw(rng, _spatial_shape(image, channel_axis))
         return self.apply(image, labels, params, channel_axis=channel_axis)
 
@@ -648,12 +683,9 @@ class Compose(Transform):
 
     def _augment(self, image, labels, rng, channel_axis):
         if rng.random() >= self.p:
-            return image.copy(), None if labels is None else labels.copy()
+            return _unchanged(image, labels)
         for t in self.transforms:
-            if isinstance(t, Transform):
-                image, labels = t._augment(image, labels, rng, channel_axis)
-            else:
-                image, labels = t(image, labels, rng=rng)
+            image, labels = _run(t, image, labels, rng, channel_axis)
         return image, labels
 
 
@@ -849,10 +881,7 @@ class RandomWarp(Transform):
             labels = resample_labels(labels, coords)
         if self.crop_to_valid:
             box = valid_box(coords, shape[-2:])
-            spatial = _spatial_axes(image.ndim, channel_axis)
-            index = [slice(None)] * image.ndim
-            index[spatial[-2]], index[spatial[-1]] = box
-            image = image[tuple(index)].copy()
+            image = image[_plane_index(image.ndim, channel_axis, *box)].copy()
             if labels is not None:
                 labels = labels[(Ellipsis,) + box].copy()
         return image, labels
@@ -874,14 +903,14 @@ class RandomWarp(Transform):
         angles = np.unique(np.concatenate([np.linspace(lo, hi, 181), np.arange(-360, 361, 45)]))
         angles = angles[(angles >= lo) & (angles <= hi)]
         t = max(abs(v) for v in self.translation_px)
+        zoom = self.zoom[0]  # the smallest zoom shows the largest input region
         reach = np.zeros(2)
         for angle in angles:
-            for zoom in (self.zoom[0],):  # the smallest zoom shows the largest input region
-                for shear in set(self.shear_deg):
-                    matrix = _inverse_affine(angle, zoom, shear)
-                    for shift in ([-t, -t], [-t, t], [t, -t], [t, t]):
-                        offsets = (corners - np.array(shift)) @ matrix.T
-                        reach = np.maximum(reach, np.abs(offsets).max(axis=0))
+            for shear in set(self.shear_deg):
+                matrix = _inverse_affine(angle, zoom, shear)
+                for shift in ([-t, -t], [-t, t], [t, -t], [t, t]):
+                    offsets = (corners - np.array(shift)) @ matrix.T
+                    reach = np.maximum(reach, np.abs(offsets).max(axis=0))
         margin = reach - half + 4 * self.elastic_magnitude_px
         return int(math.ceil(max(margin.max(), 0.0) - 1e-9))
 
@@ -1002,38 +1031,33 @@ class RandomWarp(Transform):
         """Torch twin of :meth:`coordinates`: same formula, computed on ``device``."""
         out_shape = self.output_shape or tuple(shape)
         if params is None:  # not applied: identity map
-            params = {
-                "rotation_deg": 0.0,
-                "zoom": 1.0,
-                "shear_deg": 0.0,
-                "translation_px": (0.0, 0.0),
-                "coarse_field": None,
-            }
-        matrix = _inverse_affine(params["rotation_deg"], params["zoom"], params["shear_deg"])
-        t = params["translation_px"]
-        rows = np.arange(out_shape[0]) - (out_shape[0] - 1) / 2 - t[0]
-        cols = np.arange(out_shape[1]) - (out_shape[1] - 1) / 2 - t[1]
-        comps = []
-        for axis in range(2):
-            from_rows = torch.as_tensor((matrix[axis, 0] * rows).astype(np.float32), device=device)
-            from_cols = torch.as_tensor(
-                (matrix[axis, 1] * cols + (shape[axis] - 1) / 2).astype(np.float32), device=device
-            )
-            comps.append(from_rows[:, None] + from_cols[None, :])
-        coords = torch.stack(comps)
+            params = _IDENTITY_WARP
+
+        def to_device(a):
+            return torch.as_tensor(a, device=device)
+
+        affine = (
+            params["rotation_deg"],
+            params["translation_px"],
+            params["zoom"],
+            params["shear_deg"],
+        )
+        coords = _affine_coordinates(shape, out_shape, *affine, to_device)
         if params["coarse_field"] is not None:
-            step = _elastic_step(self.elastic_smoothness_px)
-            field = torch.as_tensor(params["coarse_field"], device=device)
-            for dim, n in ((2, out_shape[1]), (1, out_shape[0])):  # as in _upsample_field
-                lower, upper, frac, _ = _linear_upsampling(n, step)
-                along = [1, 1, 1]
-                along[dim] = n
-                frac = torch.as_tensor(frac, device=device).view(along)
-                below = field.index_select(dim, torch.as_tensor(lower, device=device))
-                above = field.index_select(dim, torch.as_tensor(upper, device=device))
-                field = below * (1 - frac) + above * frac
+            field = _upsample_field(
+                to_device(params["coarse_field"]), out_shape, self.elastic_smoothness_px, to_device
+            )
             coords = coords + field
         return coords
+
+
+_IDENTITY_WARP = {
+    "rotation_deg": 0.0,
+    "zoom": 1.0,
+    "shear_deg": 0.0,
+    "translation_px": (0.0, 0.0),
+    "coarse_field": None,
+}
 
 
 class RandomAffine(RandomWarp):
@@ -1356,11 +1380,8 @@ class CutOut(_IntensityTransform):
     def _change(self, image, params, channel_axis):
         value = image.mean() if self.fill == "mean" else self.fill
         out = image.copy()
-        spatial = _spatial_axes(image.ndim, channel_axis)
         for rows, cols in params["boxes"]:
-            index = [slice(None)] * image.ndim
-            index[spatial[-2]], index[spatial[-1]] = rows, cols
-            out[tuple(index)] = value
+            out[_plane_index(image.ndim, channel_axis, rows, cols)] = value
         return out
 
 
@@ -1433,8 +1454,7 @@ def augmented_patch(
     spatial = _spatial_shape(image, channel_axis)
     if len(spatial) != 2:
         raise ValueError(f"`image` must be 2D (plus channels), got spatial shape {spatial}")
-    size = (patch_size, patch_size) if np.isscalar(patch_size) else tuple(patch_size)
-    size = tuple(int(s) for s in size)
+    size = tuple(int(s) for s in ((patch_size,) * 2 if np.isscalar(patch_size) else patch_size))
     rng = as_rng(rng)
     margin = _margin_of(transform, size) if margin_px is None else int(margin_px)
     check_in_range(margin, "margin_px", 0)
@@ -1442,15 +1462,8 @@ def augmented_patch(
     region = random_patch(
         spatial, region_size, rng=rng, labels=labels, foreground_prob=foreground_prob
     )
-    index = list(region)
-    if channel_axis is not None:
-        index.insert(channel_axis, slice(None))
-    if isinstance(transform, Transform):
-        aug_image, aug_labels = transform._augment(
-            image[tuple(index)], labels[region], rng, channel_axis
-        )
-    else:
-        aug_image, aug_labels = transform(image[tuple(index)], labels[region], rng=rng)
+    image_region = image[_plane_index(image.ndim, channel_axis, *region)]
+    aug_image, aug_labels = _run(transform, image_region, labels[region], rng, channel_axis)
     if channel_axis is not None:
         aug_image = np.moveaxis(aug_image, channel_axis, 0)
     aug_image = center_crop(aug_image, size).copy()
@@ -1527,6 +1540,19 @@ def make_transform(kind: str, strength: float = 0.5, *, scale: float = 1.0) -> T
     return CutOut(n_holes=(3, 3), size_px=(40 * s, 40 * s))
 
 
+def _overlay_row(panels: Sequence[tuple], size: float, **show_kwargs: Any):
+    """One row of panels ``(image, labels, title)``, labels outlined on the image."""
+    import matplotlib.pyplot as plt
+
+    from .plot import overlay_labels
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(size * len(panels), size), squeeze=False)
+    for ax, (image, labels, title) in zip(axes[0], panels, strict=True):
+        overlay_labels(image, labels, ax=ax, title=title, **show_kwargs)
+    fig.tight_layout()
+    return fig
+
+
 def show_augmentations(
     image: Any,
     labels: Any,
@@ -1567,18 +1593,11 @@ def show_augmentations(
     >>> len(fig.axes)
     3
     """
-    import matplotlib.pyplot as plt
-
-    from .plot import overlay_labels
-
     rng = as_rng(rng)
-    fig, axes = plt.subplots(1, n + 1, figsize=(size * (n + 1), size), squeeze=False)
-    overlay_labels(image, labels, ax=axes[0, 0], title="original", **show_kwargs)
-    for i, ax in enumerate(axes[0, 1:], start=1):
-        aug_image, aug_labels = transform(image, labels, rng=rng)
-        overlay_labels(aug_image, aug_labels, ax=ax, title=f"draw {i}", **show_kwargs)
-    fig.tight_layout()
-    return fig
+    panels = [(image, labels, "original")]
+    for i in range(1, n + 1):
+        panels.append((*transform(image, labels, rng=rng), f"draw {i}"))
+    return _overlay_row(panels, size, **show_kwargs)
 
 
 def explore(
@@ -1608,23 +1627,11 @@ def explore(
     >>> [ax.get_title() for ax in fig.axes]
     ['original', 'elastic, strength 1.00']
     """
-    import matplotlib.pyplot as plt
-
-    from .plot import overlay_labels
-
     image, labels, _ = _check_inputs(image, labels, None)
     lo, hi = np.percentile(image, (0.2, 99.8))
     transform = make_transform(kind, strength, scale=float(hi - lo) or 1.0)
-    aug_image, aug_labels = transform(image, labels, rng=seed)
-    fig, axes = plt.subplots(1, 2, figsize=(2 * size, size))
-    overlay_labels(image, labels, ax=axes[0], title="original", vmin=lo, vmax=hi)
-    overlay_labels(
-        aug_image,
-        aug_labels,
-        ax=axes[1],
-        title=f"{kind}, strength {strength:.2f}",
-        vmin=lo,
-        vmax=hi,
-    )
-    fig.tight_layout()
-    return fig
+    panels = [
+        (image, labels, "original"),
+        (*transform(image, labels, rng=seed), f"{kind}, strength {strength:.2f}"),
+    ]
+    return _overlay_row(panels, size, vmin=lo, vmax=hi)

@@ -126,7 +126,7 @@ def pad(image, pad_width, *, mode: str = "reflect", cval: float = 0.0) -> np.nda
     return np.pad(image, pad_width, mode=_NUMPY_PAD_MODE[mode])
 
 
-def _check_image_and_kernel(image, kernel) -> tuple[np.ndarray, np.ndarray]:
+def _check_filter_args(image, kernel, mode) -> tuple[np.ndarray, np.ndarray]:
     image = check_array(image, "image", ndim=(1, 2, 3))
     kernel = check_array(kernel, "kernel", finite=True)
     if kernel.ndim != image.ndim:
@@ -134,21 +134,35 @@ def _check_image_and_kernel(image, kernel) -> tuple[np.ndarray, np.ndarray]:
             f"`kernel` must have as many dimensions as `image` ({image.ndim}), "
             f"got shape {kernel.shape}"
         )
+    check_choice(mode, "mode", MODES)
     return image, kernel
 
 
-def _correlate_at(image, kernel, centre, mode, cval) -> np.ndarray:
-    """Correlate with the kernel element ``centre`` placed over each output pixel.
+def _pad_widths(kernel_shape, centre=None) -> list[tuple[int, int]]:
+    """(before, after) padding per axis so the kernel fits with ``centre`` over every pixel.
 
-    Shift-and-add: the output is the sum, over the kernel's elements, of the weight times the
-    padded image shifted by that element's offset from the centre.
+    ``centre`` is the index of the kernel element placed over the pixel, ``size // 2`` by default.
     """
-    pad_width = [(c, size - 1 - c) for c, size in zip(centre, kernel.shape, strict=True)]
-    padded = pad(image.astype(np.float64), pad_width, mode=mode, cval=cval)
-    out = np.zeros(image.shape, dtype=np.float64)
+    if centre is None:
+        centre = [size // 2 for size in kernel_shape]
+    return [(c, size - 1 - c) for c, size in zip(centre, kernel_shape, strict=True)]
+
+
+def _shifted(offset, shape) -> tuple:
+    """Index of the block of ``shape`` that starts at ``offset`` (in the last axes)."""
+    return (..., *(slice(o, o + n) for o, n in zip(offset, shape, strict=True)))
+
+
+def _shift_and_add(padded, kernel, out_shape) -> np.ndarray:
+    """Correlation of an already padded image: the sum, over the kernel's elements, of the
+    weight times the padded image shifted by that element's offset.
+
+    ``out_shape`` is the shape of the last axes of the result; leading axes of ``padded``
+    (a stack of images) are kept.
+    """
+    out = np.zeros(padded.shape[: padded.ndim - kernel.ndim] + tuple(out_shape))
     for offset in np.ndindex(kernel.shape):  # (0, 0), (0, 1), ... over the kernel's elements
-        window = tuple(slice(o, o + n) for o, n in zip(offset, image.shape, strict=True))
-        out += kernel[offset] * padded[window]
+        out += kernel[offset] * padded[_shifted(offset, out_shape)]
     return out
 
 
@@ -191,10 +205,9 @@ def correlate(image, kernel, *, mode: str = "reflect", cval: float = 0.0) -> np.
            [6., 5., 4.],
            [3., 2., 1.]])
     """
-    image, kernel = _check_image_and_kernel(image, kernel)
-    check_choice(mode, "mode", MODES)
-    centre = [size // 2 for size in kernel.shape]
-    return _correlate_at(image, kernel, centre, mode, cval)
+    image, kernel = _check_filter_args(image, kernel, mode)
+    padded = pad(image.astype(np.float64), _pad_widths(kernel.shape), mode=mode, cval=cval)
+    return _shift_and_add(padded, kernel, image.shape)
 
 
 def convolve(image, kernel, *, mode: str = "reflect", cval: float = 0.0) -> np.ndarray:
@@ -202,14 +215,8 @@ def convolve(image, kernel, *, mode: str = "reflect", cval: float = 0.0) -> np.n
 
     Parameters
     ----------
-    image : array_like
-        1D, 2D or 3D image.
-    kernel : array_like
-        Weights, with as many dimensions as ``image``; any size, odd or even.
-    mode : {'reflect', 'constant', 'mirror', 'nearest', 'wrap'}
-        How the image is extended beyond its border (see :func:`pad`).
-    cval : float
-        Fill value for ``mode='constant'``.
+    image, kernel, mode, cval
+        As in :func:`correlate`.
 
     Returns
     -------
@@ -237,11 +244,11 @@ def convolve(image, kernel, *, mode: str = "reflect", cval: float = 0.0) -> np.n
            [4., 5., 6.],
            [7., 8., 9.]])
     """
-    image, kernel = _check_image_and_kernel(image, kernel)
-    check_choice(mode, "mode", MODES)
+    image, kernel = _check_filter_args(image, kernel, mode)
     flipped = kernel[(slice(None, None, -1),) * kernel.ndim]
-    centre = [size - 1 - size // 2 for size in kernel.shape]
-    return _correlate_at(image, flipped, centre, mode, cval)
+    centre = [size - 1 - size // 2 for size in kernel.shape]  # the centre, after the flip
+    padded = pad(image.astype(np.float64), _pad_widths(kernel.shape, centre), mode=mode, cval=cval)
+    return _shift_and_add(padded, flipped, image.shape)
 
 
 def correlate_naive(image, kernel, *, mode: str = "reflect", cval: float = 0.0) -> np.ndarray:
@@ -257,10 +264,8 @@ def correlate_naive(image, kernel, *, mode: str = "reflect", cval: float = 0.0) 
         2D image.
     kernel : array_like
         2D weights, odd or even sizes.
-    mode : {'reflect', 'constant', 'mirror', 'nearest', 'wrap'}
-        How the image is extended beyond its border (see :func:`pad`).
-    cval : float
-        Fill value for ``mode='constant'``.
+    mode, cval
+        Border handling, as in :func:`correlate`.
 
     Returns
     -------
@@ -278,13 +283,7 @@ def correlate_naive(image, kernel, *, mode: str = "reflect", cval: float = 0.0) 
     kernel = check_array(kernel, "kernel", ndim=2, finite=True)
     check_choice(mode, "mode", MODES)
     k_rows, k_cols = kernel.shape
-    c_row, c_col = k_rows // 2, k_cols // 2
-    padded = pad(
-        image.astype(np.float64),
-        [(c_row, k_rows - 1 - c_row), (c_col, k_cols - 1 - c_col)],
-        mode=mode,
-        cval=cval,
-    )
+    padded = pad(image.astype(np.float64), _pad_widths(kernel.shape), mode=mode, cval=cval)
     out = np.zeros(image.shape, dtype=np.float64)
     for r in range(image.shape[0]):
         for c in range(image.shape[1]):
@@ -298,17 +297,19 @@ def correlate_naive(image, kernel, *, mode: str = "reflect", cval: float = 0.0) 
 # ----------------------------------------------------------------------------------------------
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
 def _as_shape(size, ndim: int, name: str = "size") -> tuple[int, ...]:
     sizes = (size,) * ndim if np.isscalar(size) else tuple(size)
-    if len(sizes) != ndim or not all(
-        isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 1 for s in sizes
-    ):
+    if len(sizes) != ndim or not all(_is_int(s) and s >= 1 for s in sizes):
         raise ValueError(f"`{name}` must be a positive int or {ndim} positive ints, got {size!r}")
     return tuple(int(s) for s in sizes)
 
 
 def _check_ndim(ndim) -> int:
-    if isinstance(ndim, bool) or not isinstance(ndim, (int, np.integer)) or ndim not in (1, 2, 3):
+    if not _is_int(ndim) or ndim not in (1, 2, 3):
         raise ValueError(f"`ndim` must be 1, 2 or 3, got {ndim!r}")
     return int(ndim)
 
@@ -322,8 +323,7 @@ def _outer(vectors: Sequence[np.ndarray]) -> np.ndarray:
 
 
 def _check_axis(axis, ndim: int) -> int:
-    is_int = isinstance(axis, (int, np.integer)) and not isinstance(axis, bool)
-    if not is_int or not -ndim <= axis < ndim:
+    if not _is_int(axis) or not -ndim <= axis < ndim:
         raise ValueError(f"`axis` must be an int in [{-ndim}, {ndim - 1}], got {axis!r}")
     return int(axis) % ndim
 
@@ -368,14 +368,18 @@ def mean_kernel(size=3, *, ndim: int = 2) -> np.ndarray:
     return np.full(shape, 1.0 / np.prod(shape))
 
 
-def _gaussian_1d(sigma: float, radius: int) -> np.ndarray:
+def _check_gaussian(sigma, truncate, ndim) -> tuple[float, float, int]:
+    sigma = check_in_range(sigma, "sigma", 0, low_inclusive=False)
+    truncate = check_in_range(truncate, "truncate", 0, low_inclusive=False)
+    return sigma, truncate, _check_ndim(ndim)
+
+
+def _gaussian_1d(sigma: float, truncate: float) -> tuple[np.ndarray, np.ndarray]:
+    """Positions ``x`` and the normalised Gaussian sampled there, as scipy.ndimage does."""
+    radius = int(truncate * sigma + 0.5)
     x = np.arange(-radius, radius + 1, dtype=np.float64)
     g = np.exp(-0.5 * x**2 / sigma**2)
-    return g / g.sum()
-
-
-def _radius(sigma: float, truncate: float) -> int:
-    return int(truncate * sigma + 0.5)  # as scipy.ndimage.gaussian_filter
+    return x, g / g.sum()
 
 
 def gaussian_kernel(sigma: float, *, truncate: float = 4.0, ndim: int = 2) -> np.ndarray:
@@ -407,16 +411,16 @@ def gaussian_kernel(sigma: float, *, truncate: float = 4.0, ndim: int = 2) -> np
     >>> k.shape, float(round(k.sum(), 6)), bool(k[2, 2] == k.max())
     ((5, 5), 1.0, True)
     """
-    sigma = check_in_range(sigma, "sigma", 0, low_inclusive=False)
-    truncate = check_in_range(truncate, "truncate", 0, low_inclusive=False)
-    ndim = _check_ndim(ndim)
-    g = _gaussian_1d(sigma, _radius(sigma, truncate))
+    sigma, truncate, ndim = _check_gaussian(sigma, truncate, ndim)
+    _, g = _gaussian_1d(sigma, truncate)
     return _outer([g] * ndim)
 
 
-def _derivative_kernel(smoothing, axis: int, ndim: int) -> np.ndarray:
+def _derivative_kernel(smoothing, axis, ndim) -> np.ndarray:
+    """Central difference ``-1 0 1`` along ``axis``, ``smoothing`` along every other axis."""
+    ndim = _check_ndim(ndim)
     vectors = [np.asarray(smoothing, dtype=np.float64)] * ndim
-    vectors[axis] = np.array([-1.0, 0.0, 1.0])  # central difference along `axis`
+    vectors[_check_axis(axis, ndim)] = np.array([-1.0, 0.0, 1.0])
     return _outer(vectors)
 
 
@@ -440,8 +444,7 @@ def sobel_kernel(axis: int = 0, *, ndim: int = 2) -> np.ndarray:
     ``correlate(image, sobel_kernel(axis))``. (``skimage.filters.sobel_h`` divides by 4 and
     has the opposite sign.)
     """
-    ndim = _check_ndim(ndim)
-    return _derivative_kernel([1.0, 2.0, 1.0], _check_axis(axis, ndim), ndim)
+    return _derivative_kernel([1.0, 2.0, 1.0], axis, ndim)
 
 
 def prewitt_kernel(axis: int = 0, *, ndim: int = 2) -> np.ndarray:
@@ -456,8 +459,7 @@ def prewitt_kernel(axis: int = 0, *, ndim: int = 2) -> np.ndarray:
            [-1.,  0.,  1.],
            [-1.,  0.,  1.]])
     """
-    ndim = _check_ndim(ndim)
-    return _derivative_kernel([1.0, 1.0, 1.0], _check_axis(axis, ndim), ndim)
+    return _derivative_kernel([1.0, 1.0, 1.0], axis, ndim)
 
 
 def laplacian_kernel(*, ndim: int = 2) -> np.ndarray:
@@ -477,7 +479,7 @@ def laplacian_kernel(*, ndim: int = 2) -> np.ndarray:
     kernel = np.zeros((3,) * ndim)
     for axis in range(ndim):
         index = [1] * ndim
-        for i, weight in zip((0, 1, 2), (1.0, -2.0, 1.0), strict=True):
+        for i, weight in enumerate((1.0, -2.0, 1.0)):
             index[axis] = i
             kernel[tuple(index)] += weight
     return kernel
@@ -516,14 +518,10 @@ def log_kernel(sigma: float, *, truncate: float = 4.0, ndim: int = 2) -> np.ndar
     >>> k.shape, bool(k[4, 4] == k.min()), float(round(abs(k.sum()), 3))
     ((9, 9), True, 0.0)
     """
-    sigma = check_in_range(sigma, "sigma", 0, low_inclusive=False)
-    truncate = check_in_range(truncate, "truncate", 0, low_inclusive=False)
-    ndim = _check_ndim(ndim)
-    radius = _radius(sigma, truncate)
-    g = _gaussian_1d(sigma, radius)
-    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    sigma, truncate, ndim = _check_gaussian(sigma, truncate, ndim)
+    x, g = _gaussian_1d(sigma, truncate)
     d2 = (x**2 / sigma**4 - 1.0 / sigma**2) * g
-    kernel = np.zeros((2 * radius + 1,) * ndim)
+    kernel = np.zeros((x.size,) * ndim)
     for axis in range(ndim):
         vectors = [g] * ndim
         vectors[axis] = d2
@@ -607,8 +605,7 @@ def combine_kernels(first, second) -> np.ndarray:
     ]
     combined = np.zeros(shape)
     for offset in np.ndindex(second.shape):  # a shifted copy of `first` per element of `second`
-        window = tuple(slice(o, o + n) for o, n in zip(offset, first.shape, strict=True))
-        combined[window] += second[offset] * first
+        combined[_shifted(offset, first.shape)] += second[offset] * first
     return combined
 
 
@@ -662,10 +659,10 @@ def _as_stack(x, name: str) -> np.ndarray:
 
 
 def _padded_stack(inputs, size, mode, cval) -> tuple[np.ndarray, tuple[int, int]]:
+    """Pad every image of a stack for a kernel of ``size``; return it and the kernel shape."""
     shape = _as_shape(size, 2)
     check_choice(mode, "mode", MODES)
-    widths = [(0, 0)] + [(s // 2, s - 1 - s // 2) for s in shape]
-    return pad(inputs, widths, mode=mode, cval=cval), shape
+    return pad(inputs, [(0, 0), *_pad_widths(shape)], mode=mode, cval=cval), shape
 
 
 def _prepare_pairs(inputs, targets, size, mode, cval):
@@ -705,15 +702,16 @@ def critical_learning_rate(inputs, *, size=3, mode: str = "reflect", cval: float
     >>> round(critical_learning_rate(noise, size=3), 1)  # white noise: Hessian close to 2 I
     1.0
     """
-    padded, shape = _padded_stack(_as_stack(inputs, "inputs"), size, mode, cval)
-    n_rows, n_cols = padded.shape[1] - shape[0] + 1, padded.shape[2] - shape[1] + 1
+    inputs = _as_stack(inputs, "inputs")
+    padded, shape = _padded_stack(inputs, size, mode, cval)
+    image_shape = inputs.shape[1:]
     gram = np.zeros((np.prod(shape), np.prod(shape)))
     for image in padded:  # one image at a time keeps memory small
         columns = np.stack(
-            [image[i : i + n_rows, j : j + n_cols].ravel() for i, j in np.ndindex(shape)], axis=1
+            [image[_shifted(offset, image_shape)].ravel() for offset in np.ndindex(shape)], axis=1
         )
         gram += columns.T @ columns
-    n_pixels = padded.shape[0] * n_rows * n_cols
+    n_pixels = inputs.size
     hessian = 2.0 * gram / n_pixels
     return float(2.0 / np.linalg.eigvalsh(hessian)[-1])
 
@@ -759,18 +757,15 @@ def loss_gradient(
     kernel = check_array(kernel, "kernel", ndim=2, finite=True).astype(np.float64)
     check_choice(loss, "loss", LOSSES)
     padded, targets, _ = _prepare_pairs(inputs, targets, kernel.shape, mode, cval)
-    n_images, n_rows, n_cols = targets.shape
-    prediction = np.zeros(targets.shape)
-    for i, j in np.ndindex(kernel.shape):
-        prediction += kernel[i, j] * padded[:, i : i + n_rows, j : j + n_cols]
-    residual = prediction - targets
+    image_shape = targets.shape[1:]
+    residual = _shift_and_add(padded, kernel, image_shape) - targets
     if loss == "mse":
         d_loss_d_prediction = 2.0 * residual / residual.size
     else:
         d_loss_d_prediction = np.sign(residual) / residual.size
     gradient = np.zeros(kernel.shape)
-    for i, j in np.ndindex(kernel.shape):
-        gradient[i, j] = np.sum(d_loss_d_prediction * padded[:, i : i + n_rows, j : j + n_cols])
+    for offset in np.ndindex(kernel.shape):
+        gradient[offset] = np.sum(d_loss_d_prediction * padded[_shifted(offset, image_shape)])
     return gradient
 
 
@@ -836,7 +831,7 @@ def learn_kernel(
     """
     padded, targets, shape = _prepare_pairs(inputs, targets, size, mode, cval)
     lr = check_in_range(lr, "lr", 0, low_inclusive=False)
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+    if not _is_int(steps) or steps < 1:
         raise ValueError(f"`steps` must be a positive int, got {steps!r}")
     check_choice(loss, "loss", LOSSES)
     dev = get_device(device)
@@ -872,11 +867,16 @@ def learn_kernel(
 # ----------------------------------------------------------------------------------------------
 
 
+def _centred_imshow(ax, values):
+    """imshow with white at zero, red for positive and blue for negative values."""
+    limit = float(np.abs(values).max()) or 1.0
+    return ax.imshow(values, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+
+
 def _signed_imshow(ax, values):
-    """imshow with white at zero (red positive, blue negative) when ``values`` has negatives."""
+    """:func:`_centred_imshow` when ``values`` has negatives, else gray."""
     if values.min() < 0:
-        limit = float(np.abs(values).max()) or 1.0
-        return ax.imshow(values, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+        return _centred_imshow(ax, values)
     return ax.imshow(values, cmap="gray", interpolation="nearest")
 
 
@@ -929,8 +929,7 @@ def plot_kernel(
     if ax is None:
         _, ax = plt.subplots(figsize=(3, 3))
     if cmap is None:
-        limit = float(np.abs(kernel).max()) or 1.0
-        shown = ax.imshow(kernel, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+        shown = _centred_imshow(ax, kernel)
     else:
         low, high = float(kernel.min()), float(kernel.max())
         shown = ax.imshow(

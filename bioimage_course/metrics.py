@@ -53,6 +53,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -149,10 +150,8 @@ def recall(tp: int, fp: int, fn: int, *, empty_score: float = 1.0) -> float:
 
     Parameters
     ----------
-    tp, fp, fn : int
-        Counts of true positives, false positives and false negatives.
-    empty_score : float
-        Value when all three counts are 0.
+    tp, fp, fn, empty_score
+        As in :func:`precision`.
 
     Returns
     -------
@@ -173,10 +172,8 @@ def f1(tp: int, fp: int, fn: int, *, empty_score: float = 1.0) -> float:
 
     Parameters
     ----------
-    tp, fp, fn : int
-        Counts of true positives, false positives and false negatives.
-    empty_score : float
-        Value when all three counts are 0.
+    tp, fp, fn, empty_score
+        As in :func:`precision`.
 
     Returns
     -------
@@ -200,10 +197,8 @@ def jaccard(tp: int, fp: int, fn: int, *, empty_score: float = 1.0) -> float:
 
     Parameters
     ----------
-    tp, fp, fn : int
-        Counts of true positives, false positives and false negatives.
-    empty_score : float
-        Value when all three counts are 0.
+    tp, fp, fn, empty_score
+        As in :func:`precision`.
 
     Returns
     -------
@@ -358,12 +353,13 @@ def pixel_scores_dataset(
     0.5
     """
     _check_pairs(ys_true, ys_pred)
+    empty_score = _check_empty_score(empty_score)
     per_image = [
         pixel_scores(t, p, empty_score=empty_score) for t, p in zip(ys_true, ys_pred, strict=True)
     ]
     counts = np.array([s[:4] for s in per_image], dtype=np.int64).sum(axis=0)
     if not by_image:
-        return _scores_from_counts(*(int(c) for c in counts), _check_empty_score(empty_score))
+        return _scores_from_counts(*(int(c) for c in counts), empty_score)
     means = [float(np.mean([s[k] for s in per_image])) for k in range(4, len(PixelScores._fields))]
     return PixelScores(*(int(c) for c in counts), *means)
 
@@ -524,24 +520,26 @@ class _Overlaps:
         else:
             score = inter / area_p[pj]
         self.ti, self.pj, self.score = ti - 1, pj - 1, score  # 0-based object indices
-        self._components = None
 
+    @cached_property
     def components(self):
-        """Connected groups of objects linked by overlaps (computed once, on demand)."""
-        if self._components is None:
-            n_t, n_nodes = self.n_true, self.n_true + self.n_pred
-            graph = coo_matrix(
-                (np.ones(self.ti.size, np.int8), (self.ti, n_t + self.pj)),
-                shape=(n_nodes, n_nodes),
-            )
-            n_comp, comp = connected_components(graph, directed=False)
-            node_order = np.argsort(comp, kind="stable")
-            node_start = np.concatenate([[0], np.cumsum(np.bincount(comp, minlength=n_comp))])
-            edge_comp = comp[self.ti]
-            edge_order = np.argsort(edge_comp, kind="stable")
-            edge_start = np.concatenate([[0], np.cumsum(np.bincount(edge_comp, minlength=n_comp))])
-            self._components = (comp, edge_comp, node_order, node_start, edge_order, edge_start)
-        return self._components
+        """Connected groups of objects linked by overlaps (computed once, on demand).
+
+        Objects are the nodes (true objects first, then predicted ones) and overlapping pairs
+        the edges. Returns the group of every node and edge, and the nodes and edges sorted by
+        group with the start of each group in that order.
+        """
+        n_t, n_nodes = self.n_true, self.n_true + self.n_pred
+        graph = coo_matrix(
+            (np.ones(self.ti.size, np.int8), (self.ti, n_t + self.pj)), shape=(n_nodes, n_nodes)
+        )
+        n_comp, comp = connected_components(graph, directed=False)
+        node_order = np.argsort(comp, kind="stable")
+        node_start = np.concatenate([[0], np.cumsum(np.bincount(comp, minlength=n_comp))])
+        edge_comp = comp[self.ti]
+        edge_order = np.argsort(edge_comp, kind="stable")
+        edge_start = np.concatenate([[0], np.cumsum(np.bincount(edge_comp, minlength=n_comp))])
+        return comp, edge_comp, node_order, node_start, edge_order, edge_start
 
     def assign(self, thresh: float) -> np.ndarray:
         """Boolean mask of the overlapping pairs chosen as matches at ``thresh``.
@@ -560,7 +558,7 @@ class _Overlaps:
         busy_p = np.bincount(self.pj[candidate], minlength=self.n_pred) > 1
         if not (busy_t.any() or busy_p.any()):
             return chosen  # the candidates already form a one-to-one matching
-        comp, edge_comp, node_order, node_start, edge_order, edge_start = self.components()
+        comp, edge_comp, node_order, node_start, edge_order, edge_start = self.components
         contested = np.zeros(comp.max() + 1, dtype=bool)
         contested[comp[np.flatnonzero(busy_t)]] = True
         contested[comp[n_t + np.flatnonzero(busy_p)]] = True
@@ -843,7 +841,7 @@ def matching_dataset(
     n_thr = len(thresholds)
     tp, sum_score = np.zeros(n_thr, np.int64), np.zeros(n_thr)
     n_true = n_pred = 0
-    per_image: list[list[Matching]] = [[] for _ in thresholds]
+    per_image: list[list[dict[str, Any]]] = [[] for _ in thresholds]
     for y_t, y_p in zip(ys_true, ys_pred, strict=True):
         y_t, y_p = _check_label_pair(y_t, y_p)
         ov = _Overlaps(y_t, y_p, criterion)
@@ -852,22 +850,14 @@ def matching_dataset(
             tp[k] += count
             sum_score[k] += total
             if by_image:
-                summary = _summary(count, ov.n_true, ov.n_pred, total, empty_score)
-                per_image[k].append(Matching(criterion, thresholds[k], **summary))
+                per_image[k].append(_summary(count, ov.n_true, ov.n_pred, total, empty_score))
     results = []
     for k, thr in enumerate(thresholds):
         pooled = _summary(int(tp[k]), n_true, n_pred, float(sum_score[k]), empty_score)
-        if by_image:
-            for name in (
-                "precision",
-                "recall",
-                "accuracy",
-                "f1",
-                "mean_true_score",
-                "mean_matched_score",
-                "panoptic_quality",
-            ):
-                pooled[name] = float(np.mean([getattr(m, name) for m in per_image[k]]))
+        if by_image:  # average the scores (floats); the counts (ints) stay summed
+            for name, value in pooled.items():
+                if isinstance(value, float):
+                    pooled[name] = float(np.mean([image[name] for image in per_image[k]]))
         results.append(DatasetMatching(criterion, thr, bool(by_image), **pooled))
     return results[0] if single else tuple(results)
 
