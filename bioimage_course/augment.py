@@ -712,6 +712,8 @@ class RandomFlip(Transform):
     def __init__(self, axes: Sequence[int] | None = None, *, p: float = 1.0):
         super().__init__(p=p)
         self.axes = None if axes is None else tuple(int(a) for a in axes)
+        if self.axes is not None and any(a < 0 for a in self.axes):
+            raise ValueError(f"`axes` must be non-negative spatial axes, got {self.axes}")
 
     def draw(self, rng, shape):
         axes = range(len(shape)) if self.axes is None else self.axes

@@ -592,8 +592,8 @@ def _check_label_pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _thresholds(thresh: Any) -> tuple[tuple[float, ...], bool]:
-    single = np.isscalar(thresh)
-    values = (thresh,) if single else tuple(thresh)
+    single = np.ndim(thresh) == 0
+    values = tuple(np.ravel(thresh).tolist())  # plain Python numbers, also from 0-d arrays
     if not values:
         raise ValueError("`thresh` must be a number or a non-empty sequence of numbers, got []")
     return tuple(check_in_range(t, "thresh", 0, 1, low_inclusive=False) for t in values), single

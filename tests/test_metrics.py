@@ -799,3 +799,11 @@ def test_score_table_lists_rows_and_columns():
     assert len({len(line) for line in lines}) == 1  # aligned columns
     with pytest.raises(ValueError, match="at least one row"):
         M.score_table({}, ["tp"])
+
+
+def test_threshold_may_be_a_zero_dimensional_array():
+    truth = np.zeros((8, 8), int)
+    truth[2:5, 2:5] = 1
+    assert (
+        M.matching(truth, truth, thresh=np.array(0.5)).tp == M.matching(truth, truth, 0.5).tp == 1
+    )
