@@ -8,7 +8,7 @@ and every 2x2 pooling doubles the grid step, so deep networks see far: a U-Net o
 two 3x3 convolutions per level sees about a hundred pixels. If an object is larger than that at
 the image's pixel size, a pixel in its middle sees only the object's inside; where the inside
 looks like background (a stained outline, a flat interior), the network returns hollow or empty
-masks.
+masks. Images of that kind: :func:`bioimage_course.data.make_nuclei` with ``stain="envelope"``.
 
 This module gives three views of the same idea:
 
@@ -51,11 +51,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import torch
-from scipy import ndimage as ndi
-from skimage.segmentation import find_boundaries
 from torch import nn
 
-from ._validate import as_rng, check_array, check_in_range, check_labels
+from ._validate import as_rng, check_array, check_in_range
 from .device import get_device
 from .models import UNet
 
@@ -1034,72 +1032,6 @@ def gaussian_sigma(erf: Any, *, center: tuple[float, float] | None = None) -> fl
     rr, cc = np.indices(arr.shape)
     mean_sq = float(((rr - cy) ** 2 + (cc - cx) ** 2).ravel() @ arr.ravel() / arr.sum())
     return math.sqrt(mean_sq / 2)
-
-
-# ---------------------------------------------------------------------------------------------
-# Objects whose inside carries no local evidence
-# ---------------------------------------------------------------------------------------------
-def outline_stain(
-    labels: Any,
-    *,
-    pixel_size_um: float,
-    thickness_um: float = 0.4,
-    psf_sigma_um: float = 0.25,
-    photons: float = 100.0,
-    background_photons: float = 20.0,
-    rng: Any = None,
-) -> np.ndarray:
-    """An image in which only the outlines of the objects are stained.
-
-    Like a nuclear-envelope (lamin) or a membrane stain: a bright rim around every object, and
-    inside exactly the same background as outside, with the same noise. A pixel deep inside an
-    object can only be told from background by a network whose receptive field reaches the
-    rim: the stain makes the role of the receptive field visible (notebook 06).
-
-    Parameters
-    ----------
-    labels : array_like of int
-        2D instance labels (0 = background), e.g. from
-        :func:`bioimage_course.data.render_nuclei`.
-    pixel_size_um : float
-        Pixel size of ``labels``, in micrometres.
-    thickness_um : float
-        Width of the stained rim, inside each object along its outline (at least one pixel).
-    psf_sigma_um : float
-        Standard deviation of the Gaussian blur of the optics (0: none).
-    photons : float
-        Mean photons per pixel on the rim, above the background.
-    background_photons : float
-        Mean photons per pixel everywhere (inside and outside the objects).
-    rng : None, int or numpy.random.Generator
-        Source of the Poisson (shot) noise.
-
-    Returns
-    -------
-    numpy.ndarray of float32
-        Photon counts, same shape as ``labels``.
-
-    Examples
-    --------
-    >>> labels = np.zeros((40, 40), int); labels[5:35, 5:35] = 1
-    >>> image = outline_stain(labels, pixel_size_um=0.2, rng=0)
-    >>> image.dtype, bool(image[5, 20] > image[20, 20])  # rim bright, middle dark
-    (dtype('float32'), True)
-    """
-    labels = check_labels(labels, "labels", ndim=2)
-    px = check_in_range(pixel_size_um, "pixel_size_um", 0, low_inclusive=False)
-    thickness = check_in_range(thickness_um, "thickness_um", 0, low_inclusive=False)
-    psf = check_in_range(psf_sigma_um, "psf_sigma_um", 0)
-    photons = check_in_range(photons, "photons", 0)
-    background = check_in_range(background_photons, "background_photons", 0)
-    outline = find_boundaries(labels, mode="inner")
-    # inner pixels within `thickness` of the outline (measured from the outline pixels)
-    depth = ndi.distance_transform_edt(~outline) * px
-    rim = (depth < max(thickness, px) - px / 2) & (labels > 0)
-    rim |= outline
-    signal = ndi.gaussian_filter(rim.astype(np.float64), psf / px) if psf > 0 else rim * 1.0
-    expected = background + photons * signal
-    return as_rng(rng).poisson(expected).astype(np.float32)
 
 
 # ---------------------------------------------------------------------------------------------

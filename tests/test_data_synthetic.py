@@ -7,6 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import ndimage as ndi
+from scipy.spatial import cKDTree
 from skimage.measure import label as connected_components
 from skimage.measure import regionprops
 
@@ -399,6 +400,134 @@ def test_render_rejects_sample_parameters_and_bad_shapes():
 
 
 # ------------------------------------------------------------------------------------------
+# Envelope stain: a rim along each outline, the inside like background
+# ------------------------------------------------------------------------------------------
+
+
+def reference_rim(labels, reach_px):
+    """Written-out rim: nucleus pixels whose nearest pixel centre of another label (background
+    or another nucleus; pixels inside the image only) is at most ``reach_px`` away."""
+    coords = np.indices(labels.shape).reshape(2, -1).T
+    flat = labels.ravel()
+    rim = np.zeros(flat.size, bool)
+    for i in np.unique(flat[flat > 0]):
+        mine = flat == i
+        dist, _ = cKDTree(coords[~mine]).query(coords[mine])
+        rim[np.flatnonzero(mine)[dist <= reach_px]] = True
+    return rim.reshape(labels.shape)
+
+
+# no blur, no background, no read noise: a pixel is > 0 exactly where the stain is
+DARK = dict(FLAT, background_photons=0.0, read_noise=0.0, offset=0.0, photons=2000.0)
+
+
+def outline_pixels(labels):
+    """Nucleus pixels with a 4-neighbour of another label (background or another nucleus)."""
+    out = np.zeros(labels.shape, bool)
+    for axis in (0, 1):
+        a, b = np.swapaxes(labels, 0, axis)[:-1], np.swapaxes(labels, 0, axis)[1:]
+        differ = a != b
+        np.swapaxes(out, 0, axis)[:-1] |= differ & (a > 0)
+        np.swapaxes(out, 0, axis)[1:] |= differ & (b > 0)
+    return out
+
+
+def shared_border(labels):
+    """Nucleus pixels with a 4-neighbour of another nucleus."""
+    out = np.zeros(labels.shape, bool)
+    for axis in (0, 1):
+        a, b = np.swapaxes(labels, 0, axis)[:-1], np.swapaxes(labels, 0, axis)[1:]
+        both = (a != b) & (a > 0) & (b > 0)
+        np.swapaxes(out, 0, axis)[:-1] |= both
+        np.swapaxes(out, 0, axis)[1:] |= both
+    return out
+
+
+@pytest.mark.parametrize(("rim_um", "touching"), [(0.4, 0.0), (0.5, 0.6), (1.0, 0.6)])
+def test_envelope_rim_is_exactly_the_pixels_near_the_outline(rim_um, touching):
+    px = 0.2  # nuclei of 6-10 um, rims of 2 pixels or more: drawn on the camera grid itself
+    image, labels = make_nuclei(
+        (96, 96),
+        rng=4,
+        pixel_size_um=px,
+        diameter_um=(6, 10),
+        coverage=0.4,
+        touching=touching,
+        stain="envelope",
+        rim_um=rim_um,
+        **DARK,
+    )
+    rim = reference_rim(labels, rim_um / px + 0.5)
+    assert rim.any() and (labels[~rim] > 0).any()  # a rim, and nucleus pixels inside it
+    np.testing.assert_array_equal(image > 0, rim)
+    outline = outline_pixels(labels)
+    assert outline.any() and rim[outline].all()  # the outline itself is always stained
+    assert image[rim].mean() == pytest.approx(2000.0, rel=0.01)  # flat nuclei: brightness 1
+    if touching:  # where nuclei press together, each has its own rim: a double line
+        shared = shared_border(labels)
+        assert shared.sum() > 10 and rim[shared].all()
+
+
+def test_envelope_rim_area_grows_with_rim_um_at_any_pixel_size():
+    scene = make_scene((256, 256), rng=2, pixel_size_um=0.2, **DARK)
+
+    def stained_fraction(rim_um, size):  # stained area / field area
+        image, _ = render_nuclei(scene, shape=(size, size), stain="envelope", rim_um=rim_um, rng=0)
+        return image.mean() / 2000.0
+
+    thin = [stained_fraction(0.1, s) for s in (256, 64, 32)]  # drawn on a finer grid
+    # camera pixels 2 to 8 times wider than the rim integrate it: same light at every size
+    np.testing.assert_allclose(thin, thin[0], rtol=0.03)
+    # thin rims: area = outline length x width
+    assert stained_fraction(0.2, 256) / thin[0] == pytest.approx(2.0, rel=0.03)
+    assert stained_fraction(0.4, 256) / thin[0] == pytest.approx(4.0, rel=0.05)
+
+
+def test_envelope_inside_has_the_statistics_of_the_outside():
+    px = 0.2
+    kw = dict(pixel_size_um=px, diameter_um=(16, 20), coverage=0.3, touching=0.0, rng=0)
+    kw.update(haze=0.0, shading=0.0, psf_sigma_um=0.25)
+    image, labels = make_nuclei((256, 256), stain="envelope", **kw)
+    nuclear, same_labels = make_nuclei((256, 256), **kw)
+    assert np.array_equal(labels, same_labels)  # the stain changes the image, not the sample
+    # more than 2 um (10 sigma of the blur) from any outline, inside or outside the nuclei
+    far = ndi.distance_transform_edt(ndi.binary_erosion(labels > 0) == (labels > 0)) * px > 2.0
+    far &= ndi.distance_transform_edt(labels == 0) * px > 2.0
+    far |= ndi.distance_transform_edt(labels > 0) * px > 2.0
+    values = image.astype(float)
+    inside, outside = values[far & (labels > 0)], values[far & (labels == 0)]
+    assert inside.size > 2000 and outside.size > 2000
+    p = nuclei_params()
+    level = p.offset + p.background_photons
+    variance = p.background_photons + p.read_noise**2 + 1 / 12
+    for part in (inside, outside):
+        assert part.mean() == pytest.approx(level, abs=0.4)
+        assert part.var() == pytest.approx(variance, rel=0.08)
+    # the nuclear stain of the same scene is bright inside
+    assert nuclear[far & (labels > 0)].mean() > level + 100
+
+
+def test_envelope_is_deterministic_and_follows_the_camera_model():
+    a = make_nuclei((96, 96), stain="envelope", rng=7)
+    b = make_nuclei((96, 96), stain="envelope", rng=7)
+    c = make_nuclei((96, 96), stain="envelope", rng=8)
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    assert not np.array_equal(a[0], c[0])
+    assert np.array_equal(a[1], make_nuclei((96, 96), rng=7)[1])
+    image8, _ = make_nuclei((64, 64), stain="envelope", rng=0, bit_depth=8, photons=1e5)
+    assert image8.dtype == np.uint8 and image8.max() == 255
+
+
+def test_stain_can_change_at_render_time():
+    scene = make_scene((64, 64), rng=0)
+    nuclear, labels = render_nuclei(scene, rng=1)
+    envelope, same = render_nuclei(scene, stain="envelope", rng=1)
+    assert np.array_equal(labels, same) and not np.array_equal(nuclear, envelope)
+    with pytest.raises(ValueError, match="`stain` must be one of"):
+        render_nuclei(scene, stain="membrane")
+
+
+# ------------------------------------------------------------------------------------------
 # Parameters
 # ------------------------------------------------------------------------------------------
 
@@ -418,6 +547,8 @@ def test_render_rejects_sample_parameters_and_bad_shapes():
         (dict(snr=0), ValueError, "`snr` must be > 0"),
         (dict(shading=0.95), ValueError, "`shading` must be in"),
         (dict(diametre_um=3), TypeError, "did you mean 'diameter_um'"),
+        (dict(stain="lamin"), ValueError, "`stain` must be one of 'nuclear', 'envelope', got"),
+        (dict(rim_um=0), ValueError, "`rim_um` must be > 0"),
     ],
 )
 def test_bad_parameters_give_clear_errors(kwargs, error, match):

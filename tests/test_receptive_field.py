@@ -21,7 +21,6 @@ from bioimage_course.receptive_field import (
     gaussian_sigma,
     mask_box,
     min_patch_size,
-    outline_stain,
     plot_effective_receptive_field,
     plot_receptive_fields,
     plot_windows_by_position,
@@ -486,37 +485,3 @@ def test_plot_windows_by_position_draws_each_phase():
     for q, bar in enumerate(bars):
         assert list(bar.get_xdata()) == [-exact.before[q], exact.after[q]]
     assert "92 to 100 px (textbook 96 px)" in ax.get_title()
-
-
-def test_outline_stain_inside_looks_like_outside():
-    labels = np.zeros((200, 200), int)
-    rr, cc = np.indices(labels.shape)
-    labels[np.hypot(rr - 100, cc - 100) < 60] = 1
-    image = outline_stain(labels, pixel_size_um=0.2, background_photons=20, photons=100, rng=0)
-    inside = image[np.hypot(rr - 100, cc - 100) < 40]
-    outside = image[np.hypot(rr - 100, cc - 100) > 75]
-    # same Poisson background in both: mean and variance 20
-    assert inside.mean() == pytest.approx(20, abs=0.3)
-    assert outside.mean() == pytest.approx(20, abs=0.3)
-    assert inside.var() == pytest.approx(outside.var(), rel=0.1)
-    rim = image[(np.hypot(rr - 100, cc - 100) < 60) & (np.hypot(rr - 100, cc - 100) > 58.5)]
-    assert rim.mean() > 60
-    assert np.array_equal(
-        outline_stain(labels, pixel_size_um=0.2, rng=1),
-        outline_stain(labels, pixel_size_um=0.2, rng=1),
-    )
-
-
-def test_outline_stain_thickness_without_blur():
-    labels = np.zeros((30, 30), int)
-    labels[5:25, 5:25] = 1
-    image = outline_stain(
-        labels, pixel_size_um=0.1, thickness_um=0.3, psf_sigma_um=0, background_photons=0, rng=0
-    )
-    stained = image > 0
-    assert stained[15, 5:8].all() and not stained[15, 8:22].any() and stained[15, 22:25].all()
-    assert not stained[labels == 0].any()
-    with pytest.raises(TypeError, match="`labels` must be an integer"):
-        outline_stain(labels * 1.0, pixel_size_um=0.1)
-    with pytest.raises(ValueError, match="`pixel_size_um` must be > 0"):
-        outline_stain(labels, pixel_size_um=0)

@@ -67,9 +67,14 @@ N_ANGLES = 64  # samples of each nucleus' outline (radius as a function of angle
 N_WAVES = 48  # plane waves summed into the chromatin texture
 MAX_NUCLEOLI = 4
 
-# Names of the parameters that describe the acquisition (optics, illumination, camera); all the
-# other parameters describe the sample and are fixed once a scene is made.
+STAINS = ("nuclear", "envelope")  # what is stained: the DNA, or the nuclear envelope (a rim)
+
+# Names of the parameters that describe the acquisition (stain imaged, optics, illumination,
+# camera); all the other parameters describe the sample and are fixed once a scene is made. The
+# stain counts as acquisition: the same cells imaged in another channel show another stain.
 ACQUISITION_FIELDS = (
+    "stain",
+    "rim_um",
     "pixel_size_um",
     "psf_sigma_um",
     "haze",
@@ -152,6 +157,20 @@ class NucleiParams:
     dome : float
         Brightness falloff from centre to edge, in [0, 1]: a nucleus is a flattened ellipsoid, so
         a widefield image of it is brightest in the middle. 0 is flat. Default 0.35.
+    stain : {"nuclear", "envelope"}
+        What is stained. ``"nuclear"``: the DNA (DAPI, Hoechst), so a nucleus is bright
+        throughout, with the texture, dome and nucleoli above. ``"envelope"``: only the nuclear
+        envelope (a lamin stain), a bright rim of width ``rim_um`` along each nucleus' outline
+        (two nuclei pressed together show a double line); inside, the image is at background
+        level with the same noise as outside (up to the faint ``haze``), so only the rim around
+        it tells a pixel in the middle of a nucleus from background (notebook 06).
+        Default "nuclear".
+    rim_um : float
+        Width of the stained rim with ``stain="envelope"``, measured inwards from the outline:
+        a pixel is on the rim when the nearest pixel centre outside its nucleus (background or
+        another nucleus; the image border is no outline) is at most ``rim_um`` plus half a pixel
+        away. A rim narrower than two pixels is drawn on a finer grid and averaged into the
+        pixels, as a camera integrates light. Default 0.4.
     psf_sigma_um : float
         Standard deviation of the Gaussian point spread function (blur), including defocus.
         0 switches blur off. Default 0.6.
@@ -209,6 +228,8 @@ class NucleiParams:
     nucleolus_diameter_um: float = 1.8
     nucleolus_contrast: float = 0.35
     dome: float = 0.35
+    stain: str = "nuclear"
+    rim_um: float = 0.4
     psf_sigma_um: float = 0.6
     haze: float = 0.1
     haze_sigma_um: float = 6.0
@@ -269,6 +290,8 @@ class NucleiParams:
             check_in_range(self.nucleolus_contrast, "nucleolus_contrast", 0, 1),
         )
         set_("dome", check_in_range(self.dome, "dome", 0, 1))
+        check_choice(self.stain, "stain", STAINS)
+        set_("rim_um", check_in_range(self.rim_um, "rim_um", 0, low_inclusive=False))
         set_("psf_sigma_um", check_in_range(self.psf_sigma_um, "psf_sigma_um", 0))
         set_("haze", check_in_range(self.haze, "haze", 0))
         set_(
@@ -337,7 +360,10 @@ PRESETS: Mapping[str, Mapping[str, Any]] = MappingProxyType(
             dict(photons=12.0, background_photons=6.0, read_noise=2.5, intensity_spread=0.3)
         ),
         # High magnification (63x, 0.108 um pixels): nuclei are 70-120 pixels across, several
-        # times the receptive field of a small U-Net; their insides look like background locally.
+        # times the receptive field of a small U-Net. In this nuclear stain they are bright
+        # throughout, so a small window still tells inside from outside; imaged with
+        # stain="envelope" (a bright rim, the inside like background) only a window that
+        # reaches the rim can (notebook 06).
         "large_objects": MappingProxyType(
             dict(
                 pixel_size_um=0.108,
@@ -959,6 +985,34 @@ def _nuclear_signal(
     return signal
 
 
+def _envelope_signal(
+    scene: NucleiScene, labels: np.ndarray, px: float, rim_um: float
+) -> np.ndarray:
+    """Relative brightness of an envelope stain, before blur: a rim inside each outline.
+
+    A pixel of nucleus ``i`` (label ``i + 1``) is on the rim when the nearest pixel centre that
+    is not part of nucleus ``i`` (background or another nucleus, not the image border) lies at
+    most ``rim_um + px / 2`` away. The distances come from a Euclidean distance transform of
+    each nucleus in its bounding box grown by one pixel: that ring is outside the nucleus, so
+    no pixel farther away can be nearer.
+    """
+    reach = rim_um / px + 0.5  # in pixels
+    signal = np.zeros(labels.shape, np.float64)
+    for index, box in enumerate(ndi.find_objects(labels)):
+        if box is None:
+            continue
+        grown = tuple(
+            slice(max(b.start - 1, 0), min(b.stop + 1, n))
+            for b, n in zip(box, labels.shape, strict=True)
+        )
+        inside = labels[grown] == index + 1
+        if inside.all():  # the nucleus fills the whole image: no outline in view
+            continue
+        rim = inside & (ndi.distance_transform_edt(inside) <= reach)
+        signal[grown][rim] = scene.brightness[index]
+    return signal
+
+
 def _camera(expected: np.ndarray, p: NucleiParams, rng: np.random.Generator) -> np.ndarray:
     """Photon arrival (Poisson), read noise (Gaussian), gain, offset, rounding and saturation.
 
@@ -1030,10 +1084,16 @@ def _blur_and_haze(signal: np.ndarray, p: NucleiParams, px: float) -> np.ndarray
     return out
 
 
-def _fine_factor(scene: NucleiScene, px: float, shape: tuple[int, int]) -> int:
-    """Oversampling factor so that the smallest nucleus spans at least ~8 grid cells."""
+def _fine_factor(
+    scene: NucleiScene, px: float, shape: tuple[int, int], rim_um: float | None = None
+) -> int:
+    """Oversampling factor so that the smallest nucleus spans at least ~8 grid cells.
+
+    With ``rim_um`` (an envelope stain) the rim also spans at least two grid cells.
+    """
     dmin = float(scene.diameter_um.min()) if len(scene) else scene.params.diameter_um[0]
-    factor = math.ceil(px / (dmin / 8.0) - 1e-9)
+    cell_um = dmin / 8.0 if rim_um is None else min(dmin / 8.0, rim_um / 2.0)
+    factor = math.ceil(px / cell_um - 1e-9)
     return int(max(1, min(factor, 4096 // max(shape), 64)))
 
 
@@ -1061,10 +1121,10 @@ def render_nuclei(
         scene has label ``i + 1`` at every pixel size (labels may then skip numbers when a
         nucleus is too small to cover any pixel centre).
     **acquisition
-        Acquisition parameters to change: ``pixel_size_um``, ``psf_sigma_um``, ``haze``,
-        ``haze_sigma_um``, ``shading``, ``photons``, ``snr``, ``background_photons``,
-        ``read_noise``, ``gain``, ``offset``, ``bit_depth``. The rest default to
-        ``scene.params``. Sample parameters (sizes, density...) cannot change here.
+        Acquisition parameters to change: ``stain``, ``rim_um``, ``pixel_size_um``,
+        ``psf_sigma_um``, ``haze``, ``haze_sigma_um``, ``shading``, ``photons``, ``snr``,
+        ``background_photons``, ``read_noise``, ``gain``, ``offset``, ``bit_depth``. The rest
+        default to ``scene.params``. Sample parameters (sizes, density...) cannot change here.
 
     Returns
     -------
@@ -1081,10 +1141,18 @@ def render_nuclei(
     binning) would record, not a subsampled fine image. ``photons`` is per *camera* pixel at
     every pixel size, so the per-pixel SNR does not change with ``pixel_size_um`` unless asked.
 
+    ``stain="envelope"`` images the same nuclei with a stain of their outlines only (see
+    :class:`NucleiParams`): the signal is a rim along each outline, and it goes through the same
+    optics and camera as the nuclear stain. With ``haze=0`` the inside of a nucleus is then
+    exactly background; haze adds a faint glow of the rims around them.
+
     Examples
     --------
     >>> scene = make_scene((96, 96), rng=0)
     >>> sharp, lab = render_nuclei(scene, rng=1)
+    >>> rims, lab_rims = render_nuclei(scene, stain="envelope", rng=1)
+    >>> bool((lab == lab_rims).all())
+    True
     >>> blurred, lab2 = render_nuclei(scene, psf_sigma_um=2.0, rng=1)
     >>> bool((lab == lab2).all()), bool(blurred.std() < sharp.std())
     (True, True)
@@ -1137,7 +1205,8 @@ def _expected_photons(
     a nucleus that moved by ``s`` shows the texture it had at its original place).
     """
     px = p.pixel_size_um
-    factor = _fine_factor(scene, px, out_shape)
+    envelope = p.stain == "envelope"
+    factor = _fine_factor(scene, px, out_shape, p.rim_um if envelope else None)
     fine_px = px / factor
     fine_shape = (out_shape[0] * factor, out_shape[1] * factor)
 
@@ -1149,7 +1218,9 @@ def _expected_photons(
     rows_um = (np.arange(fine_shape[0]) + 0.5) * fine_px
     cols_um = (np.arange(fine_shape[1]) + 0.5) * fine_px
     tex_index = None
-    if not scene.texture.any():
+    if envelope:
+        tex = None
+    elif not scene.texture.any():
         tex = np.zeros(fine_shape)
     elif texture_shift_um is None:
         tex = _texture_field(scene.waves, rows_um, cols_um, fine_px)
@@ -1161,8 +1232,13 @@ def _expected_photons(
         tex = _texture_field(scene.waves, pad_rows, pad_cols, fine_px)
         r, c = np.divmod(fine.flat, fine_shape[1])
         tex_index = (r - shift[fine.obj, 0] + m) * pad_cols.size + (c - shift[fine.obj, 1] + m)
-    signal = _nuclear_signal(scene, fine, fine_shape[0] * fine_shape[1], fine_px, tex, tex_index)
-    signal = _blur_and_haze(signal.reshape(fine_shape), p, fine_px)
+    if envelope:
+        signal = _envelope_signal(scene, fine.labels[0], fine_px, p.rim_um)
+    else:
+        signal = _nuclear_signal(
+            scene, fine, fine_shape[0] * fine_shape[1], fine_px, tex, tex_index
+        ).reshape(fine_shape)
+    signal = _blur_and_haze(signal, p, fine_px)
     expected = _illumination(scene, rows_um, cols_um, p.shading) * (
         p.signal_photons * signal + p.background_photons
     )
