@@ -685,3 +685,10 @@ def test_timelapse_keeps_track_ids_and_bleaches(tmp_path):
 def test_multidim_errors(func, kwargs, match):
     with pytest.raises(ValueError, match=match):
         func(**kwargs)
+
+
+def test_zstack_refuses_a_stain_it_cannot_draw():
+    from bioimage_course.data import make_nuclei_zstack
+
+    with pytest.raises(ValueError, match="`stain` must be 'nuclear' for a z-stack"):
+        make_nuclei_zstack((4, 32, 32), rng=0, stain="envelope")

@@ -222,6 +222,8 @@ def make_nuclei_zstack(
     rng = as_rng(rng)
     scene = make_scene(shape[1:], preset=preset, rng=rng, **params)
     p = scene.params
+    if p.stain != "nuclear":
+        raise ValueError(f"`stain` must be 'nuclear' for a z-stack, got {p.stain!r}")
     px = p.pixel_size_um
     n, depth = len(scene), shape[0] * dz
     z_center = rng.uniform(0.3 * depth, 0.7 * depth, size=n)
