@@ -401,8 +401,10 @@ def plot_unet(model: UNet, *, input_size: int = 256, ax=None):
     Examples
     --------
     >>> ax = plot_unet(UNet(depth=2, base_channels=8), input_size=64)
-    >>> len(ax.patches)  # 2 encoder + 1 bottleneck + 2 decoder blocks
-    5
+    >>> ax.get_title()
+    'U-Net, depth 2: 29,481 parameters'
+    >>> [t.get_text().split()[0] for t in ax.texts if t.get_text().endswith("x64")]
+    ['8', '8']
     """
     import matplotlib.pyplot as plt
     from matplotlib.patches import FancyArrowPatch, Rectangle

@@ -31,6 +31,8 @@ API overview
     Rebuild a model from a checkpoint (loaded with ``torch.load(..., weights_only=True)``).
 ``evaluate(model, data, ...) -> dict``
     Loss and metric of a model on a dataset, as in validation.
+``train_one_epoch(model, loader, loss_fn, optimizer, scaler, device) -> float``
+    The inner loop of :func:`fit`, one pass over the data: read it first.
 ``plot_history(history)``
     Learning curves: training and validation loss, validation metric, learning rate.
 ``ArrayPairs(pairs)``
@@ -606,6 +608,98 @@ def load_model(path: str | Path, *, device: str | torch.device | None = None) ->
 # ---------------------------------------------------------------------------------------------
 # The training loop
 # ---------------------------------------------------------------------------------------------
+def train_one_epoch(
+    model: nn.Module,
+    loader: DataLoader,
+    loss_fn: Callable,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    device: torch.device,
+    *,
+    epoch: int = 1,
+    scheduler=None,
+    binary: bool = True,
+    channels_last: bool = False,
+    bar=None,
+) -> float:
+    """One pass over ``loader``: forward, loss, backward, optimiser step, batch after batch.
+
+    The heart of :func:`fit`; the model must be in training mode. ``scheduler``, if given, is
+    stepped after every batch. Returns the mean loss over the items of the epoch.
+
+    Examples
+    --------
+    >>> from bioimage_course.device import grad_scaler
+    >>> model = nn.Conv2d(1, 1, 3, padding=1)
+    >>> data = ArrayPairs([(np.ones((8, 8), np.float32), np.ones((8, 8), np.float32))] * 4)
+    >>> loader = DataLoader(data, batch_size=2)
+    >>> optimizer = make_optimizer(model, "sgd", lr=0.1)
+    >>> losses = [train_one_epoch(model, loader, get_loss("bce"), optimizer,
+    ...                           grad_scaler("cpu"), torch.device("cpu")) for _ in range(3)]
+    >>> losses[0] > losses[1] > losses[2]
+    True
+    """
+    total, seen = 0.0, 0
+    for step, batch in enumerate(loader):
+        where = f"epoch {epoch}, batch {step}"
+        batch = _check_batch(batch, where, binary=binary)
+        on_device = [_to_device(t, device, channels_last) for t in batch]
+
+        optimizer.zero_grad(set_to_none=True)
+        with _device.autocast(device):  # float16 on CUDA, a no-op elsewhere
+            logits = model(on_device[0])  # forward pass
+        if logits.shape[1] != batch[1].shape[1]:
+            raise ValueError(
+                f"{where}: the model predicts {logits.shape[1]} channel(s) but the targets "
+                f"have {batch[1].shape[1]}"
+            )
+        loss = _compute_loss(loss_fn, logits, on_device)
+        value = loss.item()
+        if not math.isfinite(value):
+            raise FloatingPointError(
+                f"the loss is {value} at {where}; lower the learning rate or check that the "
+                "images of this batch are finite and normalised"
+            )
+        scaler.scale(loss).backward()  # backpropagation: the gradient of every weight
+        scaler.step(optimizer)  # gradient descent: move every weight against its gradient
+        scaler.update()
+        if scheduler is not None:
+            scheduler.step()
+
+        total += value * len(batch[0])
+        seen += len(batch[0])
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(epoch=epoch, loss=f"{total / seen:.4f}", refresh=False)
+    return total / seen
+
+
+def _save_checkpoints(
+    folder, model, optimizer, scheduler, scaler, history, *, best_state, is_best
+) -> None:
+    """Write ``best.pt`` (when this epoch is the best) and ``last.pt`` into ``folder``."""
+    config = _model_config(model)
+    if is_best:
+        best = {
+            "model_state": best_state,
+            "model_config": config,
+            "epoch": history.best_epoch,
+            "metric": history.metric,
+            "value": history.best_value,
+        }
+        _save_atomic(best, folder / "best.pt")
+    last = {
+        "model_state": _cpu_state(model),
+        "model_config": config,
+        "optimizer_state": optimizer.state_dict(),
+        "scheduler_state": scheduler.state_dict() if scheduler is not None else None,
+        "scaler_state": scaler.state_dict() if scaler.is_enabled() else None,
+        "history": history.as_dict(),
+        "best_state": best_state,
+    }
+    _save_atomic(last, folder / "last.pt")
+
+
 def _epoch_seed(seed: int, epoch: int) -> int:
     """Each epoch's randomness comes from (seed, epoch), so a resumed run repeats exactly."""
     return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
@@ -753,7 +847,6 @@ def fit(
         generator=loader_generator,
         num_workers=num_workers,
         pin_memory=on_cuda,
-        persistent_workers=num_workers > 0,
     )
     steps_per_epoch = len(loader)
     val_loader = None
@@ -812,36 +905,19 @@ def fit(
 
                 # -- training: one pass over the data ---------------------------------------
                 model.train()
-                running, seen = 0.0, 0
-                for step, batch in enumerate(loader):
-                    where = f"epoch {epoch}, batch {step}"
-                    batch = _check_batch(batch, where, binary=binary)
-                    on_dev = [_to_device(t, dev, channels_last) for t in batch]
-                    opt.zero_grad(set_to_none=True)
-                    with _device.autocast(dev):
-                        logits = model(on_dev[0])
-                    if logits.shape[1] != batch[1].shape[1]:
-                        raise ValueError(
-                            f"{where}: the model predicts {logits.shape[1]} channel(s) but the "
-                            f"targets have {batch[1].shape[1]}"
-                        )
-                    loss_value = _compute_loss(loss_fn, logits, on_dev)
-                    value = loss_value.item()
-                    if not math.isfinite(value):
-                        raise FloatingPointError(
-                            f"the loss is {value} at {where}; lower the learning rate (lr={lr})"
-                            " or check that the images of this batch are finite and normalised"
-                        )
-                    scaler.scale(loss_value).backward()  # backpropagation
-                    scaler.step(opt)  # gradient descent step
-                    scaler.update()
-                    if scheduler is not None and per_step:
-                        scheduler.step()
-                    running += value * len(batch[0])
-                    seen += len(batch[0])
-                    if bar is not None:
-                        bar.update(1)
-                        bar.set_postfix(epoch=epoch, loss=f"{running / seen:.4f}", refresh=False)
+                train_loss = train_one_epoch(
+                    model,
+                    loader,
+                    loss_fn,
+                    opt,
+                    scaler,
+                    dev,
+                    epoch=epoch,
+                    scheduler=scheduler if per_step else None,
+                    binary=binary,
+                    channels_last=channels_last,
+                    bar=bar,
+                )
 
                 # -- validation ------------------------------------------------------------
                 if val_data is not None:
@@ -860,13 +936,13 @@ def fit(
                     val_loss = val_metric = math.nan
                 if scheduler is not None and not per_step:
                     if schedule == "plateau":
-                        scheduler.step(val_metric if val_data is not None else -running / seen)
+                        scheduler.step(val_metric if val_data is not None else -train_loss)
                     else:
                         scheduler.step()
 
                 is_best = history.append(
                     epoch=epoch,
-                    train_loss=running / seen,
+                    train_loss=train_loss,
                     val_loss=val_loss,
                     val_metric=val_metric,
                     lr=opt.param_groups[0]["lr"],
@@ -880,36 +956,22 @@ def fit(
                 if bar is not None:
                     bar.set_postfix(
                         epoch=epoch,
-                        loss=f"{running / seen:.4f}",
+                        loss=f"{train_loss:.4f}",
                         **{f"val_{metric_name}": f"{val_metric:.3f}"},
                     )
                 if live is not None:
                     live.update(history)
 
                 if checkpoint_dir is not None:
-                    config = _model_config(model)
-                    if is_best:
-                        _save_atomic(
-                            {
-                                "model_state": best_state,
-                                "model_config": config,
-                                "epoch": epoch,
-                                "metric": metric_name,
-                                "value": history.best_value,
-                            },
-                            checkpoint_dir / "best.pt",
-                        )
-                    _save_atomic(
-                        {
-                            "model_state": _cpu_state(model),
-                            "model_config": config,
-                            "optimizer_state": opt.state_dict(),
-                            "scheduler_state": scheduler.state_dict() if scheduler else None,
-                            "scaler_state": scaler.state_dict() if scaler.is_enabled() else None,
-                            "history": history.as_dict(),
-                            "best_state": best_state,
-                        },
-                        checkpoint_dir / "last.pt",
+                    _save_checkpoints(
+                        checkpoint_dir,
+                        model,
+                        opt,
+                        scheduler,
+                        scaler,
+                        history,
+                        best_state=best_state,
+                        is_best=is_best,
                     )
 
                 if patience is not None and epochs_without_improvement >= patience:

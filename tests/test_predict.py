@@ -227,3 +227,18 @@ def test_instances_grow_back_what_separated_mask_took():
     assert (grown > 0)[labels > 0].all()  # the gap is filled again
     assert len(np.unique(grown[labels == 1])) == 1 and len(np.unique(grown[labels == 2])) == 1
     assert grown[10, 13] != grown[10, 14]  # ... without merging the two objects
+
+
+def test_memory_is_the_output_plus_a_batch_of_tiles():
+    import tracemalloc
+
+    model = _unet().eval()
+    image = _image((1024, 1024))
+    tracemalloc.start()  # numpy allocations are traced; torch's own buffers are not
+    try:
+        out = predict_tiled(model, image, tile=128, batch_size=4, device="cpu")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    tile_batch = 4 * 128 * 128 * 4  # bytes of one batch of float32 tiles
+    assert peak < out.nbytes + 6 * tile_batch  # no second full-size array
