@@ -203,7 +203,15 @@ def test_pad_agrees_with_scipy_shift(n, before, after, mode):
     row = np.arange(1.0, n + 1)
     padded = pad(row, [(before, after)], mode=mode, cval=-1.0)
     assert padded.shape == (n + before + after,)
+    numpy_mode = {"reflect": "symmetric", "mirror": "reflect", "nearest": "edge", "wrap": "wrap"}
+    extra = {"constant_values": -1.0} if mode == "constant" else {}
+    reference = np.pad(row, (before, after), mode=numpy_mode.get(mode, "constant"), **extra)
+    np.testing.assert_array_equal(padded, reference)
     for shift in range(-before, after + 1):
+        if abs(shift) >= 4 * n:
+            # scipy 1.17 returns uninitialised memory for e.g. a 17-tap 'reflect' kernel on a
+            # 2-pixel row; np.pad above is the reference there
+            continue
         size = 2 * abs(shift) + 1  # an odd kernel whose single 1 sits `shift` from its centre
         kernel = np.zeros(size)
         kernel[size // 2 + shift] = 1.0
