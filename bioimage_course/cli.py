@@ -121,13 +121,8 @@ def select_notebooks(folder: Path, wanted: list[str]) -> list[Path]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    folder = Path(args.notebooks) if args.notebooks else default_notebooks()
-    if not folder.is_dir():
-        raise SystemExit(f"no notebooks folder at {folder}")
+    folder, output = _folders(args)
     paths = select_notebooks(folder, args.names)
-    output = Path(args.output).resolve()
-    if output == folder.resolve():
-        raise SystemExit("--output must not be the notebooks folder: sources are never overwritten")
     if args.list:
         print("\n".join(p.name for p in paths))
         return 0
@@ -150,15 +145,23 @@ def _run(args: argparse.Namespace) -> int:
     return 1 if n_failed else 0
 
 
+def _folders(args: argparse.Namespace) -> tuple[Path, Path]:
+    """The notebooks folder and the output folder of a command; never the same folder."""
+    folder = Path(args.notebooks) if args.notebooks else default_notebooks()
+    if not folder.is_dir():
+        raise SystemExit(f"no notebooks folder at {folder}")
+    output = Path(args.output).resolve()
+    if output == folder.resolve():
+        raise SystemExit("--output must not be the notebooks folder: sources are never overwritten")
+    return folder, output
+
+
 def _exercises(args: argparse.Namespace) -> int:
     import nbformat
 
     from .course import student_version
 
-    folder = Path(args.notebooks) if args.notebooks else default_notebooks()
-    output = Path(args.output).resolve()
-    if output == folder.resolve():
-        raise SystemExit("--output must not be the notebooks folder: sources are never overwritten")
+    folder, output = _folders(args)
     output.mkdir(parents=True, exist_ok=True)
     for path in course_notebooks(folder):
         nb = nbformat.read(path, as_version=4)
