@@ -24,3 +24,30 @@ __version__ = "0.1.0"
 # The course repository: the only place that names it. `bioimage-course set-repo URL` re-points
 # the README badges and the notebooks' setup cells for a fork.
 REPO_URL = "https://github.com/bioimage-course/bioimage-course"
+
+# What the notebooks and this package import: all that a notebook needs where Jupyter already
+# runs (Google Colab has every one of them). The Colab setup cell installs the package without
+# dependencies, then these, so pip leaves the torch, numpy and Jupyter stack of Colab untouched.
+NOTEBOOK_REQUIREMENTS = (
+    "numpy>=1.24",
+    "scipy>=1.10",
+    "scikit-image>=0.21",
+    "tifffile>=2023.7.10",
+    "matplotlib>=3.7",
+    "torch>=2.1",
+    "ipywidgets>=8",
+    "tqdm>=4.64",
+)
+# What `bioimage-course run` and `jupyter lab` add on a machine of your own (pyproject.toml lists
+# both groups, so `pip install -e .` sets up everything).
+RUNNER_REQUIREMENTS = (
+    "jupyterlab>=4",
+    "ipykernel>=6",
+    "nbformat>=5.7",
+    "nbclient>=0.8",
+    "nbconvert>=7",
+)
+
+# Set (to anything but "", "0", "false", "no") for kernels that no frontend will see: interactive
+# cells then show static figures only (see `plot.interactive_figure`).
+HEADLESS_ENV = "BIOIMAGE_COURSE_HEADLESS"

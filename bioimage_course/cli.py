@@ -13,23 +13,25 @@ notebooks' folder), writes the executed copy and an HTML rendering to the output
 over the sources), and prints a table of notebook, status and seconds. A failing notebook prints
 the cell that failed and its error, and the command exits with status 1.
 
+Mistakes in the command line (a missing folder, an unknown notebook, a bad URL or device) end
+with one line on standard error and exit status 2, before anything runs.
+
 Examples
 --------
 >>> main(["run", "--list", "--notebooks", "/nonexistent"])
-Traceback (most recent call last):
-...
-SystemExit: no notebooks folder at /nonexistent
+2
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import REPO_URL, __version__
+from . import HEADLESS_ENV, REPO_URL, __version__
 from .course import course_notebooks, save_notebook, set_repo
 
 
@@ -37,6 +39,27 @@ def default_notebooks() -> Path:
     """``./notebooks`` when it exists, else the notebooks beside an editable install."""
     here = Path("notebooks")
     return here if here.is_dir() else Path(__file__).resolve().parent.parent / "notebooks"
+
+
+class UsageError(Exception):
+    """A mistake in the command line: reported in one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line instead of argparse's usage block
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number of seconds, got {text!r}"
+        ) from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0 seconds, got {value}")
+    return value
 
 
 @dataclass
@@ -89,8 +112,10 @@ def run_notebook(path: Path, output: Path, *, timeout: int = 900) -> RunResult:
     )
     start = time.perf_counter()
     error = ""
+    # The kernel learns that no frontend is attached: interactive cells show static figures.
+    env = {**os.environ, HEADLESS_ENV: "1"}
     try:
-        client.execute()
+        client.execute(env=env)
         ok = True
     except Exception as err:  # nbclient raises CellExecutionError, timeouts, dead kernels
         ok = False
@@ -108,6 +133,8 @@ def run_notebook(path: Path, output: Path, *, timeout: int = 900) -> RunResult:
 def select_notebooks(folder: Path, wanted: list[str]) -> list[Path]:
     """The notebooks of ``folder`` whose number or name starts with one of ``wanted``."""
     paths = course_notebooks(folder)
+    if not paths:
+        raise UsageError(f"no course notebooks (NN_name.ipynb) in {folder}")
     if not wanted:
         return paths
     chosen = []
@@ -115,7 +142,7 @@ def select_notebooks(folder: Path, wanted: list[str]) -> list[Path]:
         hits = [p for p in paths if p.stem.startswith(key.zfill(2) if key.isdigit() else key)]
         if not hits:
             names = ", ".join(p.stem for p in paths)
-            raise SystemExit(f"no notebook matches {key!r}; available: {names}")
+            raise UsageError(f"no notebook matches {key!r}; available: {names}")
         chosen += [p for p in hits if p not in chosen]
     return chosen
 
@@ -149,10 +176,12 @@ def _folders(args: argparse.Namespace) -> tuple[Path, Path]:
     """The notebooks folder and the output folder of a command; never the same folder."""
     folder = Path(args.notebooks) if args.notebooks else default_notebooks()
     if not folder.is_dir():
-        raise SystemExit(f"no notebooks folder at {folder}")
+        raise UsageError(f"no notebooks folder at {folder}")
     output = Path(args.output).resolve()
     if output == folder.resolve():
-        raise SystemExit("--output must not be the notebooks folder: sources are never overwritten")
+        raise UsageError("--output must not be the notebooks folder: sources are never overwritten")
+    if output.exists() and not output.is_dir():
+        raise UsageError(f"--output must be a folder, but {output} is a file")
     return folder, output
 
 
@@ -180,8 +209,12 @@ def _info(args: argparse.Namespace) -> int:
 
     from .device import describe_device
 
+    try:
+        device = describe_device()
+    except ValueError as err:  # BIOIMAGE_COURSE_DEVICE names a device this machine lacks
+        raise UsageError(str(err)) from None
     print(f"bioimage-course {__version__} ({REPO_URL})")
-    print(describe_device())
+    print(device)
     print(
         f"scipy {scipy.__version__}, scikit-image {skimage.__version__}, "
         f"tifffile {tifffile.__version__}, matplotlib {matplotlib.__version__}"
@@ -190,7 +223,10 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _set_repo(args: argparse.Namespace) -> int:
-    changed = set_repo(args.url, args.root)
+    try:
+        changed = set_repo(args.url, args.root)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
     for path in changed:
         print(f"updated {path}")
     print(f"{len(changed)} file(s) now point at {args.url}")
@@ -198,14 +234,14 @@ def _set_repo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bioimage-course", description=__doc__.split("\n")[0])
+    parser = _Parser(prog="bioimage-course", description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=__version__)
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="execute notebooks headless and render them to HTML")
     run.add_argument("names", nargs="*", help="notebook numbers or name prefixes (default: all)")
     run.add_argument("--notebooks", help="notebooks folder (default: ./notebooks)")
     run.add_argument("--output", default="build", help="output folder (default: build)")
-    run.add_argument("--timeout", type=int, default=900, help="seconds allowed per cell")
+    run.add_argument("--timeout", type=_positive_int, default=900, help="seconds allowed per cell")
     run.add_argument("--list", action="store_true", help="list the selected notebooks and exit")
     run.set_defaults(func=_run)
     ex = sub.add_parser("exercises", help="write student notebooks: exercises without solutions")
@@ -222,9 +258,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``bioimage-course`` command."""
-    args = build_parser().parse_args(argv)
-    return args.func(args)
+    """Entry point of the ``bioimage-course`` command: its exit status (2: a usage mistake)."""
+    try:
+        args = build_parser().parse_args(argv)
+        return args.func(args)
+    except UsageError as err:
+        print(f"bioimage-course: error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

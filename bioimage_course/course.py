@@ -26,10 +26,15 @@ SETUP_MARKER = "# Setup: on Google Colab this installs the course package; elsew
 DEVICE_CELL = "from bioimage_course.device import describe_device\n\nprint(describe_device())"
 CHECKS_HEADING = "## Checks"
 NOTEBOOK_NAME = re.compile(r"^(\d\d)_[a-z0-9_]+\.ipynb$")
+GITHUB_REPO = re.compile(r"^https://github\.com/[A-Za-z0-9-]+/[A-Za-z0-9_.-]+$")
 
 
 def setup_cell(repo_url: str = REPO_URL) -> str:
     """Source of the first code cell of every notebook.
+
+    On Colab it installs the course package *without* its dependencies, then the few
+    :data:`bioimage_course.NOTEBOOK_REQUIREMENTS` that Colab lacks (pip keeps what is already
+    installed), so Colab's torch, numpy and Jupyter stay as they are.
 
     >>> print(setup_cell("https://example.org/me/course").splitlines()[0])
     # Setup: on Google Colab this installs the course package; elsewhere does nothing.
@@ -39,11 +44,16 @@ def setup_cell(repo_url: str = REPO_URL) -> str:
         "import sys\n"
         "\n"
         'if "google.colab" in sys.modules:\n'
+        "    import importlib\n"
         "    import subprocess\n"
         "\n"
         f'    REPO = "{repo_url}"\n'
-        '    cmd = [sys.executable, "-m", "pip", "install", f"bioimage-course @ git+{REPO}"]\n'
-        "    subprocess.run(cmd, check=True)\n"
+        '    pip = [sys.executable, "-m", "pip", "install", "--quiet"]\n'
+        '    subprocess.run([*pip, "--no-deps", f"bioimage-course @ git+{REPO}"], check=True)\n'
+        "    importlib.invalidate_caches()  # let Python see the package pip just added\n"
+        "    from bioimage_course import NOTEBOOK_REQUIREMENTS\n"
+        "\n"
+        "    subprocess.run([*pip, *NOTEBOOK_REQUIREMENTS], check=True)\n"
         "\n"
         "%matplotlib inline"
     )
@@ -220,21 +230,27 @@ def student_version(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 def set_repo(repo_url: str, root: str | Path = ".") -> list[Path]:
-    """Re-point the course at another repository (a fork): package, notebooks and README.
+    """Re-point a course checkout at another repository (a fork): package, notebooks and README.
 
-    Replaces the current :data:`bioimage_course.REPO_URL` everywhere it appears and returns the
-    files changed. Used by ``bioimage-course set-repo URL``.
+    Replaces the current :data:`bioimage_course.REPO_URL` in the files of the checkout at
+    ``root`` (``README.md``, ``notebooks/*.ipynb``, ``bioimage_course/__init__.py``) and returns
+    the files changed. Nothing outside ``root`` is touched, also not an installed copy of the
+    package. Used by ``bioimage-course set-repo URL``.
     """
-    if not re.match(r"^https://github\.com/[\w.-]+/[\w.-]+$", repo_url):
+    if not isinstance(repo_url, str) or not GITHUB_REPO.match(repo_url):
         raise ValueError(
-            f"`repo_url` must look like https://github.com/OWNER/NAME, got {repo_url!r}"
+            f"`repo_url` must look like https://github.com/OWNER/REPO, got {repo_url!r}"
         )
     root = Path(root)
+    package = root / "bioimage_course" / "__init__.py"
+    if not (root / "notebooks").is_dir() or not package.is_file():
+        raise ValueError(
+            f"`root` must be a course checkout (with notebooks/ and bioimage_course/), got {root}"
+        )
     old = REPO_URL
     old_slug = old.removeprefix("https://github.com/")
     new_slug = repo_url.removeprefix("https://github.com/")
-    targets = [Path(__file__).with_name("__init__.py"), root / "README.md"]
-    targets += sorted((root / "notebooks").glob("*.ipynb"))
+    targets = [package, root / "README.md", *sorted((root / "notebooks").glob("*.ipynb"))]
     changed = []
     for path in targets:
         if not path.exists():

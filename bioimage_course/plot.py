@@ -15,12 +15,16 @@ Examples
 
 from __future__ import annotations
 
+import inspect
+import io
+import os
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import ListedColormap
 
+from . import HEADLESS_ENV
 from ._validate import check_array, check_labels, check_same_shape
 
 
@@ -321,3 +325,161 @@ def pixel_grid(image, *, ax=None, fmt: str = "{:g}", cmap: str = "gray", fontsiz
     ax.set_ylabel("row")
     ax.tick_params(labelsize=7)
     return ax
+
+
+# --- Interactive figures --------------------------------------------------------------------------
+
+
+def headless() -> bool:
+    """True when no live frontend can use widgets here.
+
+    That is: no IPython kernel, or the environment variable ``BIOIMAGE_COURSE_HEADLESS`` is set
+    (the course runner ``bioimage-course run`` and the test suite set it for their kernels).
+    """
+    if os.environ.get(HEADLESS_ENV, "").strip().lower() not in ("", "0", "false", "no"):
+        return True
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return True
+    shell = get_ipython()
+    return shell is None or getattr(shell, "kernel", None) is None
+
+
+def figure_png(fig) -> bytes:
+    """The PNG bytes of a matplotlib figure (closed afterwards, so it is not shown twice)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=fig.dpi, bbox_inches="tight")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def _draw_png(draw, values: dict) -> bytes:
+    fig = draw(**values)
+    fig = getattr(fig, "figure", fig)  # an Axes is accepted too
+    if not isinstance(fig, plt.Figure):
+        raise TypeError(f"`draw` must return a matplotlib Figure or Axes, got {type(fig).__name__}")
+    return figure_png(fig)
+
+
+def interactive_figure(draw, /, *, inactive=None, **controls):
+    """Show ``draw(**values)`` as one figure; in a live notebook, controls redraw that figure.
+
+    Introduced in notebook 02 (convolutions) and used by every notebook with an "explore" cell.
+    Headless (the course runner, nbval, a rendered copy) the cell shows the static figure of the
+    default values and creates no widget at all. In a live frontend (JupyterLab, Jupyter
+    Notebook, VS Code, Colab) it shows the controls above one image widget holding the figure;
+    moving a control redraws the figure in place.
+
+    Why not ``ipywidgets.interact``? ``interact`` captures the function's output in an *Output
+    widget*. A headless executor such as nbclient imitates that widget: for every output it
+    receives, it sends the widget's new state back to the kernel on the shell channel, while it
+    is itself waiting on that channel for the cell's reply. On a busy machine those exchanges
+    can leave the client waiting forever on a kernel that is already idle (nbclient issue 312),
+    so a notebook run hangs until the cell timeout. Here no Output widget exists: a redraw only
+    changes the ``value`` of an ``ipywidgets.Image``, a plain state update that no executor
+    answers. The figure's PNG also travels in the widget's display data, so a frontend that
+    cannot show widgets (GitHub, nbviewer, an executor that was not told it is headless) still
+    shows the figure.
+
+    Parameters
+    ----------
+    draw : callable
+        ``draw(**values)`` returns a matplotlib Figure (or an Axes of one). Its keyword defaults
+        are the values of the static figure. A pure function: test it directly.
+    inactive : mapping of str to callable, optional
+        ``{name: reason(values)}``: where ``reason`` returns a string, control ``name`` has no
+        effect for the current values; it is disabled and the string is shown below the controls.
+    **controls
+        One control per keyword of ``draw``, as in ``interact``: ``(min, max, step)`` gives a
+        slider, a list gives a dropdown, or pass an ipywidgets widget.
+
+    Returns
+    -------
+    ipywidgets.VBox or None
+        The live widget, or None headless.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> def draw(gamma=1.0):
+    ...     fig, ax = plt.subplots()
+    ...     ax.plot(np.linspace(0, 1, 5) ** gamma)
+    ...     return fig
+    >>> widget = interactive_figure(draw, gamma=(0.2, 3.0, 0.1))  # outside a notebook: static
+    <IPython.core.display.Image object>
+    >>> widget is None
+    True
+    """
+    if not callable(draw):
+        raise TypeError(f"`draw` must be callable, got {type(draw).__name__}")
+    defaults = {
+        name: p.default
+        for name, p in inspect.signature(draw).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
+    inactive = dict(inactive or {})
+    unknown = sorted((set(controls) | set(inactive)) - set(defaults))
+    if unknown:
+        raise ValueError(
+            f"controls must name keyword arguments of `draw` that have defaults "
+            f"({', '.join(defaults) or 'none'}), got {', '.join(unknown)}"
+        )
+    if headless():
+        from IPython.display import Image, display
+
+        display(Image(data=_draw_png(draw, defaults)))
+        return None
+    return _live_figure(draw, defaults, controls, inactive)
+
+
+def _live_figure(draw, defaults: dict, controls: dict, inactive: dict):
+    import base64
+
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    class _Explorer(widgets.VBox):
+        def _repr_mimebundle_(self, **kwargs):
+            bundle = super()._repr_mimebundle_(**kwargs)
+            bundle["image/png"] = base64.b64encode(image.value).decode("ascii")
+            return bundle
+
+    style = {"description_width": "initial"}
+    boxes = {}
+    for name, abbrev in controls.items():
+        box = widgets.interactive.widget_from_abbrev(abbrev, defaults[name])
+        if not box.description:
+            box.description = name
+        box.style.description_width = style["description_width"]
+        if hasattr(box, "continuous_update"):
+            box.continuous_update = False  # redraw on release: a busy kernel is not flooded
+        boxes[name] = box
+    note = widgets.HTML()
+    image = widgets.Image(format="png", layout={"max_width": "100%"})
+
+    def values() -> dict:
+        return {**defaults, **{name: box.value for name, box in boxes.items()}}
+
+    def redraw(change=None):
+        current = values()
+        reasons = []
+        for name, reason in inactive.items():
+            why = reason(current)
+            if name in boxes:
+                boxes[name].disabled = bool(why)
+            if why:
+                reasons.append(f"<i>{name}</i>: {why}")
+        try:
+            image.value = _draw_png(draw, current)
+        except Exception as err:  # keep the last figure, say what went wrong
+            reasons.append(f"<b>could not draw:</b> {type(err).__name__}: {err}")
+        note.value = "<br>".join(reasons)
+
+    redraw()
+    for box in boxes.values():
+        box.observe(redraw, names="value")
+    explorer = _Explorer([widgets.HBox(list(boxes.values())), note, image])
+    display(explorer)
+    return explorer

@@ -6,7 +6,7 @@ import sys
 import nbformat
 import pytest
 
-from bioimage_course.cli import main, select_notebooks
+from bioimage_course.cli import UsageError, main, select_notebooks
 from bioimage_course.course import build_notebook, course_notebooks, save_notebook
 
 
@@ -76,7 +76,7 @@ def test_console_script_exit_status(tmp_path):
 def test_select_by_number_and_errors(tmp_path):
     nbs = _course(tmp_path / "notebooks", ["pass", "pass", "pass"])
     assert [p.name[:2] for p in select_notebooks(nbs, ["3", "01"])] == ["03", "01"]
-    with pytest.raises(SystemExit, match="no notebook matches '07'"):
+    with pytest.raises(UsageError, match="no notebook matches '07'"):
         select_notebooks(nbs, ["07"])
 
 
@@ -90,8 +90,7 @@ def test_numbering_gap_is_an_error_in_strict_mode(tmp_path):
 
 def test_output_must_not_be_sources(tmp_path):
     nbs = _course(tmp_path / "notebooks", ["pass"])
-    with pytest.raises(SystemExit, match="sources are never overwritten"):
-        main(["run", "--notebooks", str(nbs), "--output", str(nbs)])
+    assert main(["run", "--notebooks", str(nbs), "--output", str(nbs)]) == 2
 
 
 def test_info_prints_device(capsys):
@@ -123,3 +122,79 @@ def test_exercises_writes_student_versions_that_still_run(tmp_path):
     assert nbformat.read(folder / "01_demo.ipynb", as_version=4).cells[4].source == solution
     # the student notebook runs top to bottom; the unsolved exercise fails only its own cell
     assert main(["run", "--notebooks", str(out), "--output", str(tmp_path / "build")]) == 0
+
+
+def _cli(*args, env=None):
+    """Run the console command in a subprocess: (exit status, stdout, stderr)."""
+    import os
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "bioimage_course.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+    )
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def _one_clear_line(stderr: str, *fragments: str):
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, f"expected one line, got:\n{stderr}"
+    assert lines[0].startswith("bioimage-course: error: ")
+    assert "Traceback" not in stderr
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+
+
+def test_output_that_is_a_file_is_refused_before_anything_runs(tmp_path):
+    nbs = _course(tmp_path / "notebooks", ["open('ran.txt', 'w').write('ran')"])
+    target = tmp_path / "build.txt"
+    target.write_text("keep me")
+    code, out, err = _cli("run", "01", "--notebooks", str(nbs), "--output", str(target))
+    assert code == 2
+    _one_clear_line(err, "--output must be a folder", str(target))
+    assert target.read_text() == "keep me"
+    assert not (nbs / "ran.txt").exists()  # no cell was executed
+
+
+@pytest.mark.parametrize(
+    "args, fragments",
+    [
+        (["run", "--notebooks", "{empty}"], ["no course notebooks", "empty"]),
+        (["run", "09", "--notebooks", "{course}"], ["no notebook matches '09'", "01_demo_1"]),
+        (["run", "--notebooks", "{missing}"], ["no notebooks folder at"]),
+        (["run", "--timeout", "0", "--notebooks", "{course}"], ["--timeout", "must be > 0"]),
+        (["run", "--timeout", "-5", "--notebooks", "{course}"], ["--timeout", "must be > 0"]),
+        (["run", "--timeout", "soon", "--notebooks", "{course}"], ["--timeout", "'soon'"]),
+        (["set-repo", "notaurl", "--root", "{checkout}"], ["https://github.com/OWNER/REPO"]),
+        (["set-repo", "https://github.com/a/b", "--root", "{empty}"], ["course checkout"]),
+        (["frobnicate"], ["invalid choice", "--help"]),
+    ],
+)
+def test_usage_mistakes_end_with_one_line_and_status_2(tmp_path, args, fragments):
+    folders = {
+        "empty": tmp_path / "empty",
+        "course": tmp_path / "course",
+        "missing": tmp_path / "missing",
+        "checkout": tmp_path,
+    }
+    folders["empty"].mkdir()
+    _course(folders["course"], ["pass"])
+    args = [a.format(**{k: str(v) for k, v in folders.items()}) for a in args]
+    code, out, err = _cli(*args)
+    assert code == 2, (code, out, err)
+    _one_clear_line(err, *fragments)
+
+
+def test_info_with_a_device_this_machine_lacks(tmp_path):
+    import torch
+
+    if torch.cuda.device_count() > 7:
+        pytest.skip("this machine has a cuda:7")
+    code, out, err = _cli("info", env={"BIOIMAGE_COURSE_DEVICE": "cuda:7"})
+    assert code == 2
+    _one_clear_line(err, "BIOIMAGE_COURSE_DEVICE", "cuda:7")
+    code, out, err = _cli("info", env={"BIOIMAGE_COURSE_DEVICE": "gpu please"})
+    assert code == 2
+    _one_clear_line(err, "BIOIMAGE_COURSE_DEVICE", "gpu please")

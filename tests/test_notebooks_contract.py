@@ -68,22 +68,56 @@ def test_setup_cell_is_noop_outside_colab():
     assert "REPO" not in namespace
 
 
-def test_set_repo_repoints_a_fork(tmp_path, monkeypatch):
+def _checkout(root):
+    """A minimal course checkout: a notebook, a README with a badge, the package's __init__."""
+    (root / "notebooks").mkdir(parents=True)
+    nbformat.write(build_notebook("# 01 · Demo", []), root / "notebooks" / "01_demo.ipynb")
+    (root / "README.md").write_text(f"[badge]({colab_url('01_demo.ipynb')})\n")
+    (root / "bioimage_course").mkdir()
+    init = root / "bioimage_course" / "__init__.py"
+    init.write_text(f'REPO_URL = "{REPO_URL}"\n')
+    return init
+
+
+def test_set_repo_repoints_a_fork_and_nothing_outside_it(tmp_path):
     import bioimage_course
 
+    installed = Path(bioimage_course.__file__)
+    installed_before = installed.read_bytes()
+    init = _checkout(tmp_path)
     fork = "https://github.com/someone/my-course"
-    (tmp_path / "notebooks").mkdir()
-    nb = build_notebook("# 01 · Demo", [])
-    nbformat.write(nb, tmp_path / "notebooks" / "01_demo.ipynb")
-    (tmp_path / "README.md").write_text(f"[badge]({colab_url('01_demo.ipynb')})\n")
-    init = tmp_path / "__init__.py"
-    init.write_text(f'REPO_URL = "{REPO_URL}"\n')
-    monkeypatch.setattr("bioimage_course.course.__file__", str(tmp_path / "course.py"))
     changed = set_repo(fork, tmp_path)
-    assert len(changed) == 3
+    assert sorted(changed) == sorted(
+        [init, tmp_path / "README.md", tmp_path / "notebooks" / "01_demo.ipynb"]
+    )
     assert colab_url("01_demo.ipynb", fork) in (tmp_path / "README.md").read_text()
     assert fork in (tmp_path / "notebooks" / "01_demo.ipynb").read_text()
     assert fork in init.read_text()
-    assert bioimage_course.REPO_URL == REPO_URL  # the installed package itself is untouched
-    with pytest.raises(ValueError, match="repo_url"):
-        set_repo("not a url", tmp_path)
+    assert installed.read_bytes() == installed_before  # the installed package is untouched
+    assert bioimage_course.REPO_URL == REPO_URL
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "not a url",
+        "http://github.com/a/b",
+        "https://github.com/a",
+        "https://github.com/a/b/",
+        "https://github.com/a/b/tree/main",
+        "https://gitlab.com/a/b",
+        "https://github.com/a/b?x=1",
+        "git@github.com:a/b.git",
+    ],
+)
+def test_set_repo_accepts_only_github_repository_urls(tmp_path, url):
+    _checkout(tmp_path)
+    with pytest.raises(ValueError, match="https://github.com/OWNER/REPO"):
+        set_repo(url, tmp_path)
+
+
+def test_set_repo_refuses_a_folder_that_is_not_a_checkout(tmp_path):
+    (tmp_path / "README.md").write_text("hello\n")
+    with pytest.raises(ValueError, match="`root` must be a course checkout"):
+        set_repo("https://github.com/a/b", tmp_path)
+    assert (tmp_path / "README.md").read_text() == "hello\n"

@@ -58,3 +58,49 @@ def test_python_versions_agree():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     low = project["requires-python"].removeprefix(">=")
     assert f"python>={low}" in (ROOT / "environment.yml").read_text()
+
+
+def test_dependencies_are_the_notebook_and_runner_requirements():
+    from bioimage_course import NOTEBOOK_REQUIREMENTS, RUNNER_REQUIREMENTS
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert sorted(project["dependencies"]) == sorted(NOTEBOOK_REQUIREMENTS + RUNNER_REQUIREMENTS)
+
+
+def _imported_top_level(paths) -> set[str]:
+    import ast
+    import json
+
+    names = set()
+    for path in paths:
+        text = path.read_text(encoding="utf-8")
+        if path.suffix == ".ipynb":
+            cells = json.loads(text)["cells"]
+            text = "\n".join(
+                "".join(c["source"]) for c in cells if c["cell_type"] == "code"
+            ).replace("%matplotlib inline", "")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.Import):
+                names |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    return names
+
+
+def test_notebooks_and_package_import_only_the_notebook_requirements():
+    """What a notebook needs on Colab: the standard library, the package and its requirements."""
+    import sys
+
+    from bioimage_course import NOTEBOOK_REQUIREMENTS
+
+    # import name -> distribution name where they differ
+    provided = {_name(r) for r in NOTEBOOK_REQUIREMENTS} | {"skimage", "IPython", "bioimage_course"}
+    provided.discard("scikit-image")
+    # the runner and the notebook-contract checks import Jupyter's tools: not needed on Colab
+    runner_modules = {"cli.py", "course.py", "__main__.py"}
+    package = [
+        p for p in sorted((ROOT / "bioimage_course").rglob("*.py")) if p.name not in runner_modules
+    ]
+    imported = _imported_top_level(package + sorted((ROOT / "notebooks").glob("*.ipynb")))
+    outside = sorted(n for n in imported - provided if n not in sys.stdlib_module_names)
+    assert outside == [], f"imported but not in NOTEBOOK_REQUIREMENTS: {outside}"
