@@ -480,6 +480,10 @@ def _live_figure(draw, defaults: dict, controls: dict, inactive: dict):
     redraw()
     for box in boxes.values():
         box.observe(redraw, names="value")
-    explorer = _Explorer([widgets.HBox(list(boxes.values())), note, image])
+    # flex-start: the figure keeps its own size instead of stretching to the cell's width
+    explorer = _Explorer(
+        [widgets.HBox(list(boxes.values()), layout={"flex_flow": "row wrap"}), note, image],
+        layout={"align_items": "flex-start"},
+    )
     display(explorer)
     return explorer

@@ -10,8 +10,6 @@ import matplotlib
 from hypothesis import settings
 
 matplotlib.use("Agg")  # no windows during tests
-# Kernels started by nbval inherit this: interactive cells show their static figure, no widgets.
-os.environ.setdefault("BIOIMAGE_COURSE_HEADLESS", "1")
 
 settings.register_profile("ci", derandomize=True, print_blob=True)
 settings.register_profile("dev", print_blob=True)
