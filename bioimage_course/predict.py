@@ -48,9 +48,9 @@ from torch import nn
 
 from . import device as _device
 from ._validate import check_array, check_choice, check_in_range
+from .device import prefers_channels_last
 from .models import pad_to_multiple
 from .normalize import percentile_range
-from .training import prefers_channels_last
 
 BLENDS = ("smooth", "uniform")
 OUTPUTS = ("probability", "logits")
