@@ -212,6 +212,27 @@ def check_choice(value: Any, name: str, choices: Iterable[Any]) -> Any:
     return value
 
 
+def check_range(value: Any, name: str) -> tuple[float, float]:
+    """Return a ``(low, high)`` range from a pair, or from one number (``low == high``).
+
+    >>> check_range((0.5, 2), "zoom"), check_range(3, "sigma")
+    ((0.5, 2.0), (3.0, 3.0))
+    >>> check_range((2, 1), "zoom")
+    Traceback (most recent call last):
+    ...
+    ValueError: `zoom` must be a (low, high) pair with low <= high, got (2, 1)
+    """
+    if np.isscalar(value):
+        value = (value, value)
+    try:
+        low, high = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be a number or a (low, high) pair, got {value!r}") from None
+    if not low <= high:
+        raise ValueError(f"`{name}` must be a (low, high) pair with low <= high, got {value!r}")
+    return low, high
+
+
 def as_rng(rng: Any = None) -> np.random.Generator:
     """Normalise ``rng`` (None, an int seed or a Generator) to a ``numpy.random.Generator``.
 

@@ -48,7 +48,7 @@ from scipy import ndimage as ndi
 from scipy.spatial import cKDTree
 from skimage.measure import label as connected_components
 
-from .._validate import as_rng, check_choice, check_in_range
+from .._validate import as_rng, check_choice, check_in_range, check_range
 
 __all__ = [
     "NucleiParams",
@@ -88,19 +88,6 @@ ACQUISITION_FIELDS = (
     "offset",
     "bit_depth",
 )
-
-
-def _pair(value: Any, name: str) -> tuple[float, float]:
-    """A (low, high) range from a pair or a single number (low == high)."""
-    if np.isscalar(value):
-        value = (value, value)
-    try:
-        low, high = (float(v) for v in value)
-    except (TypeError, ValueError):
-        raise TypeError(f"`{name}` must be a number or a (low, high) pair, got {value!r}") from None
-    if low > high:
-        raise ValueError(f"`{name}` must be a (low, high) pair with low <= high, got {value!r}")
-    return low, high
 
 
 @dataclass(frozen=True)
@@ -250,10 +237,10 @@ class NucleiParams:
             "pixel_size_um",
             check_in_range(self.pixel_size_um, "pixel_size_um", 0, low_inclusive=False),
         )
-        d = _pair(self.diameter_um, "diameter_um")
+        d = check_range(self.diameter_um, "diameter_um")
         check_in_range(d[0], "diameter_um", 0, low_inclusive=False)
         set_("diameter_um", d)
-        e = _pair(self.eccentricity, "eccentricity")
+        e = check_range(self.eccentricity, "eccentricity")
         for v in e:
             check_in_range(v, "eccentricity", 0, 0.99)
         set_("eccentricity", e)
@@ -272,7 +259,7 @@ class NucleiParams:
             "texture_scale_um",
             check_in_range(self.texture_scale_um, "texture_scale_um", 0, low_inclusive=False),
         )
-        lo, hi = _pair(self.nucleoli, "nucleoli")
+        lo, hi = check_range(self.nucleoli, "nucleoli")
         if not (lo.is_integer() and hi.is_integer()) or lo < 0 or hi > MAX_NUCLEOLI:
             raise ValueError(
                 f"`nucleoli` must be a (low, high) pair of ints in [0, {MAX_NUCLEOLI}], "
