@@ -508,3 +508,22 @@ def pad_to_multiple(
     batched = x if x.ndim >= 4 else x.reshape(1, -1, height, width)
     padded = nn.functional.pad(batched, (0, pad_w, 0, pad_h), mode=mode)
     return padded.reshape(*x.shape[:-2], height + pad_h, width + pad_w), crop
+
+
+def input_channels(model: nn.Module) -> int:
+    """How many channels the images given to ``model`` must have.
+
+    A model's own ``in_channels`` if it says so, else that of its first convolution.
+
+    >>> input_channels(UNet(in_channels=2, depth=1, base_channels=2))
+    2
+    >>> input_channels(nn.Sequential(nn.ReLU(), nn.Conv2d(3, 1, 1)))
+    3
+    """
+    value = getattr(model, "in_channels", None)
+    if isinstance(value, int):
+        return value
+    for module in model.modules():
+        if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+            return module.in_channels
+    return 1
