@@ -25,7 +25,8 @@ from bioimage_course.data import (
     render_nuclei,
     snr_of,
 )
-from bioimage_course.data.synthetic import N_ANGLES, _largest_pieces
+from bioimage_course.data.synthetic import N_ANGLES
+from bioimage_course.data.synthetic.raster import _largest_pieces
 from bioimage_course.io import read_tiff, write_tiff
 
 # A flat, noise-free-looking nucleus model: every nucleus pixel has the same expected signal.
