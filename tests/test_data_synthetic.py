@@ -570,8 +570,31 @@ def test_defaults_are_documented_and_presets_valid():
     doc = NucleiParams.__doc__
     for name in NucleiParams.__dataclass_fields__:
         assert f"    {name} :" in doc, name
-    for name in PRESETS:
-        assert isinstance(nuclei_params(name), NucleiParams)
+
+
+def test_presets_make_what_they_promise():
+    """Each preset changes the sample or the acquisition the way its description says."""
+
+    def scenes(preset):
+        return [make_scene((256, 256), preset=preset, rng=seed) for seed in range(3)]
+
+    def per_mm2(preset):
+        px = nuclei_params(preset).pixel_size_um
+        return np.mean([len(s) / (256 * px) ** 2 * 1e6 for s in scenes(preset)])
+
+    def fraction(preset, kind):
+        return np.mean([np.mean(s.kind == kind) for s in scenes(preset)])
+
+    default = nuclei_params()
+    assert snr_of(nuclei_params("low_snr")) < snr_of(default) / 3  # a few photons only
+    assert snr_of(nuclei_params("easy")) > snr_of(default)
+    assert fraction("easy", 1) == 0  # well separated: nobody touches
+    assert per_mm2("easy") < per_mm2(None) < per_mm2("crowded")  # a dense colony
+    assert fraction("crowded", 1) > 2 * fraction(None, 1)  # most nuclei touch
+    assert fraction(None, 2) == 0 < fraction("dividing", 2)  # second daughters of divisions
+    large = nuclei_params("large_objects")
+    diameters_px = np.concatenate([s.diameter_um for s in scenes("large_objects")])
+    assert np.median(diameters_px) / large.pixel_size_um >= 70  # 70-120 pixels across
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
