@@ -4,6 +4,23 @@ Introduced in notebook 01 (digital images). Pixel ``(r, c)`` belongs to nucleus 
 centre of that pixel lies inside the nucleus' outline; where two nuclei press against each
 other it goes to the one whose outline it lies deeper inside, and every label is kept as one
 4-connected piece.
+
+Examples
+--------
+Two round nuclei of radius 2 pixels whose outlines overlap; the pixels they share go to the
+one they lie deeper inside:
+
+>>> import numpy as np
+>>> centers = np.array([[3.0, 2.5], [3.0, 6.0]])
+>>> radii = np.full((2, N_ANGLES), 2.0)
+>>> print(rasterize((1, 7, 9), centers, radii).labels[0])
+[[0 0 0 0 0 0 0 0 0]
+ [0 0 0 0 0 0 0 0 0]
+ [0 1 1 1 1 2 2 2 0]
+ [0 1 1 1 1 2 2 2 0]
+ [0 1 1 1 1 2 2 2 0]
+ [0 0 0 0 0 0 0 0 0]
+ [0 0 0 0 0 0 0 0 0]]
 """
 
 from __future__ import annotations
