@@ -18,6 +18,8 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
+from ._validate import check_int
+
 ENV_VAR = "BIOIMAGE_COURSE_DEVICE"
 
 
@@ -177,9 +179,8 @@ def seed_everything(seed: int) -> None:
     Used at the top of notebooks so that a run is reproducible. Library functions never rely on
     global state: they take ``rng``/``seed`` arguments.
     """
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-        raise TypeError(f"`seed` must be an int, got {type(seed).__name__}")
-    random.seed(int(seed))
+    seed = check_int(seed, "seed")
+    random.seed(seed)
     np.random.seed(int(seed) % 2**32)  # noqa: NPY002 (the legacy global state notebooks use)
     torch.manual_seed(int(seed))  # also seeds every CUDA device
 

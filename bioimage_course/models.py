@@ -35,7 +35,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ._validate import check_choice, check_in_range
+from ._validate import check_choice, check_in_range, check_int, is_int
 
 NORMS = ("batch", "group", "none")
 UPSAMPLINGS = ("transposed", "interpolation")
@@ -212,9 +212,7 @@ class UNet(nn.Module):
             ("depth", depth, 0),
             ("base_channels", base_channels, 1),
         ]:
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise TypeError(f"`{name}` must be an int, got {value!r}")
-            check_in_range(value, name, low)
+            check_int(value, name, low)
         check_choice(norm, "norm", NORMS)
         check_choice(upsampling, "upsampling", UPSAMPLINGS)
         check_in_range(dropout, "dropout", 0, 1, high_inclusive=False)
@@ -495,8 +493,7 @@ def pad_to_multiple(
     (torch.Size([1, 1, 32, 40]), torch.Size([1, 1, 30, 33]))
     """
     check_choice(mode, "mode", ("reflect", "replicate", "constant"))
-    if not isinstance(multiple, int) or multiple < 1:
-        raise ValueError(f"`multiple` must be a positive int, got {multiple!r}")
+    check_int(multiple, "multiple", 1)
     height, width = x.shape[-2:]
     pad_h = -height % multiple
     pad_w = -width % multiple
@@ -521,8 +518,8 @@ def input_channels(model: nn.Module) -> int:
     3
     """
     value = getattr(model, "in_channels", None)
-    if isinstance(value, int):
-        return value
+    if is_int(value):
+        return int(value)
     for module in model.modules():
         if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
             return module.in_channels

@@ -78,12 +78,7 @@ def _per_axis(value: Any, ndim: int, name: str, *, low: int = 1) -> tuple[int, .
     values = [value] * ndim if np.isscalar(value) else list(value)
     if len(values) != ndim:
         raise ValueError(f"`{name}` must be an int or {ndim} ints, got {value!r}")
-    out = []
-    for v in values:
-        if not float(v).is_integer():
-            raise ValueError(f"`{name}` must be whole numbers of pixels, got {value!r}")
-        out.append(int(check_in_range(v, name, low)))
-    return tuple(out)
+    return tuple(check_int(v, name, low) for v in values)
 
 
 def random_patch(

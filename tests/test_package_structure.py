@@ -96,9 +96,8 @@ def _code_cells():
             if cell["cell_type"] == "code":
                 source = "".join(cell["source"])
                 # IPython magics and shell lines are not Python
-                yield notebook.name, "\n".join(
-                    line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))
-                )
+                lines = [line for line in source.splitlines() if line.lstrip()[:1] not in "%!"]
+                yield notebook.name, "\n".join(lines)
     readme = (ROOT / "README.md").read_text()
     for block in re.findall(r"```python\n(.*?)```", readme, flags=re.S):
         yield "README.md", block

@@ -89,7 +89,7 @@ def test_random_patch_errors():
         random_patch((10, 10), 4, labels=np.zeros((10, 10)), foreground_prob=0.5)
     with pytest.raises(ValueError, match="`shape` must be 1 to 3 positive sizes"):
         random_patch((10, 0), 1)
-    with pytest.raises(ValueError, match="`patch_size` must be >= 1"):
+    with pytest.raises(ValueError, match="`patch_size` must be an int >= 1, got 0"):
         random_patch((10, 10), 0)
 
 
@@ -133,9 +133,9 @@ def test_tiles_cover_the_image_with_full_tiles_and_the_requested_overlap(shape, 
 def test_tile_slices_errors():
     with pytest.raises(ValueError, match="`overlap` must be smaller than `tile`, got 4 and 4"):
         tile_slices((10, 10), 4, 4)
-    with pytest.raises(ValueError, match="`overlap` must be >= 0"):
+    with pytest.raises(ValueError, match="`overlap` must be an int >= 0, got -1"):
         tile_slices((10, 10), 4, -1)
-    with pytest.raises(ValueError, match="`tile` must be whole numbers of pixels"):
+    with pytest.raises(TypeError, match="`tile` must be an int, got 4.5"):
         tile_slices((10, 10), 4.5, 1)
 
 

@@ -463,7 +463,7 @@ def test_bad_arguments():
         dependency_mask(model, (0, 0), input_shape=8)
     with pytest.raises(ValueError, match=r"`channel` must be in \[0, 0\]"):
         dependency_mask(model, (0, 0), input_shape=(8, 8), channel=1)
-    with pytest.raises(ValueError, match="`n_samples` must be a positive int"):
+    with pytest.raises(ValueError, match="`n_samples` must be an int >= 1, got 0"):
         effective_receptive_field(model, input_shape=(8, 8), n_samples=0)
     with pytest.raises(ValueError, match="`mass` must be in"):
         erf_radius(np.ones((3, 3)), mass=0)

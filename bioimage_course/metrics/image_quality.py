@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage as ndi
 
-from .._validate import check_array, check_choice, check_in_range, check_same_shape
+from .._validate import check_array, check_choice, check_in_range, check_same_shape, is_int
 
 
 def _image_pair(image_true, image_test) -> tuple[np.ndarray, np.ndarray]:
@@ -106,7 +106,7 @@ def _ssim_window(window: str, win_size: int, sigma: float):
             return ndi.gaussian_filter(x, sigma=sigma, truncate=3.5, mode="reflect")
 
         return smooth, 2 * int(3.5 * sigma + 0.5) + 1
-    if int(win_size) != win_size or win_size < 3 or win_size % 2 == 0:
+    if not is_int(win_size) or win_size < 3 or win_size % 2 == 0:
         raise ValueError(f"`win_size` must be an odd integer >= 3, got {win_size!r}")
 
     def smooth(x):

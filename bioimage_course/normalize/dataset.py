@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validate import check_in_range
+from .._validate import check_in_range, is_int
 from .per_image import (
     check_float_dtype,
     check_image,
@@ -69,7 +69,7 @@ class DatasetNormalizer:
         dtype: Any = np.float32,
     ) -> None:
         self.pmin, self.pmax = check_percentiles(pmin, pmax)
-        if channel_axis is not None and not isinstance(channel_axis, (int, np.integer)):
+        if channel_axis is not None and not is_int(channel_axis):
             raise TypeError(f"`channel_axis` must be None or an int, got {channel_axis!r}")
         self.channel_axis = channel_axis
         self.clip = bool(clip)

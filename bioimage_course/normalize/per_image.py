@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validate import check_array, check_in_range
+from .._validate import check_array, check_in_range, is_int
 
 
 def check_image(x: Any, name: str = "x") -> np.ndarray:
@@ -53,10 +53,10 @@ def _reduced_axes(axis: int | Iterable[int] | None, ndim: int) -> tuple[int, ...
     """The axes statistics are computed over, as sorted non-negative integers."""
     if axis is None:
         return tuple(range(ndim))
-    axes = [axis] if isinstance(axis, (int, np.integer)) else list(axis)
+    axes = [axis] if is_int(axis) else list(axis)
     normalised = []
     for a in axes:
-        if not isinstance(a, (int, np.integer)) or not -ndim <= a < ndim:
+        if not is_int(a) or not -ndim <= a < ndim:
             raise ValueError(
                 f"`axis` must be None or axes of a {ndim}D array (-{ndim} to {ndim - 1}), "
                 f"got {axis!r}"

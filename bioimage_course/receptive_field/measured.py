@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._validate import as_rng, check_array, check_in_range
+from .._validate import as_rng, check_array, check_in_range, check_int
 from ..device import get_device
 from ..models import input_channels
 from .advice import min_patch_size
@@ -254,8 +254,7 @@ def effective_receptive_field(
             side = min_patch_size(model) + 2 * size_multiple(model)
             input_shape = (side, side)
         height, width = _check_input_shape(input_shape)
-        if not isinstance(n_samples, int) or n_samples < 1:
-            raise ValueError(f"`n_samples` must be a positive int, got {n_samples!r}")
+        check_int(n_samples, "n_samples", 1)
         noise = as_rng(rng).standard_normal((n_samples, in_channels, height, width))
         x = torch.as_tensor(noise, dtype=torch.float32, device=dev)
     was_training = model.training

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ..._validate import as_rng, check_choice, check_in_range, check_range
+from ..._validate import as_rng, check_choice, check_in_range, check_int, check_range
 
 N_ANGLES = 64  # samples of each nucleus' outline (radius as a function of angle)
 
@@ -215,9 +215,7 @@ class NucleiParams:
         set_("eccentricity", e)
         set_("irregularity", check_in_range(self.irregularity, "irregularity", 0, 0.3))
         if self.n_nuclei is not None:
-            if not float(self.n_nuclei).is_integer() or self.n_nuclei < 0:
-                raise ValueError(f"`n_nuclei` must be None or an int >= 0, got {self.n_nuclei!r}")
-            set_("n_nuclei", int(self.n_nuclei))
+            set_("n_nuclei", check_int(self.n_nuclei, "n_nuclei", 0))
         set_("coverage", check_in_range(self.coverage, "coverage", 0, 0.9))
         set_("clustering", check_in_range(self.clustering, "clustering", 0, 1))
         set_("touching", check_in_range(self.touching, "touching", 0, 1))
@@ -229,11 +227,8 @@ class NucleiParams:
             check_in_range(self.texture_scale_um, "texture_scale_um", 0, low_inclusive=False),
         )
         lo, hi = check_range(self.nucleoli, "nucleoli")
-        if not (lo.is_integer() and hi.is_integer()) or lo < 0 or hi > MAX_NUCLEOLI:
-            raise ValueError(
-                f"`nucleoli` must be a (low, high) pair of ints in [0, {MAX_NUCLEOLI}], "
-                f"got {self.nucleoli!r}"
-            )
+        for count in np.broadcast_to(np.asarray(self.nucleoli, dtype=object), 2):
+            check_int(count, "nucleoli", 0, MAX_NUCLEOLI)
         set_("nucleoli", (int(lo), int(hi)))
         set_(
             "nucleolus_diameter_um",
@@ -262,10 +257,7 @@ class NucleiParams:
         set_("read_noise", check_in_range(self.read_noise, "read_noise", 0))
         set_("gain", check_in_range(self.gain, "gain", 0, low_inclusive=False))
         set_("offset", check_in_range(self.offset, "offset", 0))
-        bits = check_in_range(self.bit_depth, "bit_depth", 1, 16)
-        if not bits.is_integer():
-            raise ValueError(f"`bit_depth` must be an int in [1, 16], got {self.bit_depth!r}")
-        set_("bit_depth", int(bits))
+        set_("bit_depth", check_int(self.bit_depth, "bit_depth", 1, 16))
 
     @property
     def signal_photons(self) -> float:
