@@ -11,11 +11,9 @@ rounding, except for one documented choice about empty images (``empty_score``, 
 Examples
 --------
 >>> import numpy as np
->>> truth = np.zeros((8, 8), int); truth[1:4, 1:4] = 1; truth[5:8, 5:8] = 2
->>> pred = np.zeros((8, 8), int); pred[1:4, 1:4] = 7    # one found, one missed
->>> m = matching(truth, pred, thresh=0.5)
->>> m.tp, m.fp, m.fn
-(1, 0, 1)
+>>> truth = np.array([[1, 1, 0, 2, 2]]); pred = np.array([[3, 3, 3, 0, 0]])
+>>> match_objects(truth, pred, 0.5).true_labels.tolist(), matching(truth, pred).tp
+([1], 1)
 """
 
 from __future__ import annotations
