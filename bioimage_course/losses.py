@@ -356,10 +356,6 @@ def focal_loss(
         weighting.
     reduction : {"mean", "sum", "none"}
 
-    Returns
-    -------
-    torch.Tensor
-
     Notes
     -----
     Lin et al. (2017), with ``p_t`` the probability given to the true class

@@ -392,10 +392,6 @@ def plot_unet(model: UNet, *, input_size: int = 256, ax=None):
     ax : matplotlib.axes.Axes, optional
         Axes to draw into; a new figure otherwise.
 
-    Returns
-    -------
-    matplotlib.axes.Axes
-
     Examples
     --------
     >>> ax = plot_unet(UNet(depth=2, base_channels=8), input_size=64)

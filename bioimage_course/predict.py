@@ -52,18 +52,8 @@ from ._validate import check_array, check_choice, check_in_range, check_int
 from .device import autocast, evaluating, get_device, prefers_channels_last, to_device
 from .models import input_channels, pad_to_multiple
 from .normalize import percentile_range
-from .patches import blend_profile, stitch, tile_slices
+from .patches import blend_profile, stitch, tile_slices  # noqa: F401 (re-exported)
 from .receptive_field import context_margin, recommended_overlap, size_multiple
-
-__all__ = [
-    "BLENDS",
-    "OUTPUTS",
-    "blend_profile",
-    "default_overlap",
-    "instances_from_probability",
-    "predict_image",
-    "predict_tiled",
-]
 
 BLENDS = ("smooth", "uniform")
 OUTPUTS = ("probability", "logits")

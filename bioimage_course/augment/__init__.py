@@ -63,10 +63,10 @@ Examples
 ((64, 64), dtype('float32'), True)
 """
 
-from .base import Compose, Transform
-from .explorer import TRANSFORM_KINDS, explore, make_transform, show_augmentations
-from .geometry import RandomElastic, RandomFlip, RandomRot90, RandomWarp
-from .intensity import (
+from .base import Compose, Transform  # noqa: F401 (re-exported)
+from .explorer import TRANSFORM_KINDS, explore, make_transform, show_augmentations  # noqa: F401 (re-exported)
+from .geometry import RandomElastic, RandomFlip, RandomRot90, RandomWarp  # noqa: F401 (re-exported)
+from .intensity import (  # noqa: F401 (re-exported)
     BrightnessContrast,
     CutOut,
     GaussianBlur,
@@ -74,8 +74,8 @@ from .intensity import (
     PoissonNoise,
     RandomGamma,
 )
-from .patch import augmented_patch
-from .warp import (
+from .patch import augmented_patch  # noqa: F401 (re-exported)
+from .warp import (  # noqa: F401 (re-exported)
     BORDER_MODES,
     TORCH_PADDING,
     elastic_field,
@@ -84,30 +84,3 @@ from .warp import (
     valid_box,
     warp_coordinates,
 )
-
-__all__ = [
-    "BORDER_MODES",
-    "BrightnessContrast",
-    "Compose",
-    "CutOut",
-    "GaussianBlur",
-    "GaussianNoise",
-    "PoissonNoise",
-    "RandomElastic",
-    "RandomFlip",
-    "RandomGamma",
-    "RandomRot90",
-    "RandomWarp",
-    "TORCH_PADDING",
-    "TRANSFORM_KINDS",
-    "Transform",
-    "augmented_patch",
-    "elastic_field",
-    "explore",
-    "make_transform",
-    "resample",
-    "resample_labels",
-    "show_augmentations",
-    "valid_box",
-    "warp_coordinates",
-]

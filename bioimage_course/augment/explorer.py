@@ -129,10 +129,6 @@ def show_augmentations(
     **show_kwargs
         Passed to :func:`bioimage_course.plot.overlay_labels` (e.g. ``vmin``, ``vmax``).
 
-    Returns
-    -------
-    matplotlib.figure.Figure
-
     Examples
     --------
     >>> import numpy as np
@@ -162,10 +158,6 @@ def explore(
 
     The plotting function behind notebook 04's widget explorer; call it directly to get the
     same picture without widgets.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
 
     Examples
     --------

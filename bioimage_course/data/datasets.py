@@ -286,10 +286,6 @@ def load_folder(
     with_pixel_size : bool
         Also return each image's pixel size in um (from its metadata; None when absent).
 
-    Returns
-    -------
-    list of (image, labels) or (image, labels, pixel_size_um), sorted by file name
-
     Raises
     ------
     FileNotFoundError

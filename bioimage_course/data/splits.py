@@ -140,10 +140,6 @@ def split_pairs(
     fractions, rng, groups
         As in :func:`split_indices`.
 
-    Returns
-    -------
-    tuple of list
-
     Examples
     --------
     >>> import numpy as np

@@ -45,8 +45,8 @@ shows 0.66 and 0.77; the exact values are 6/9 = 0.667 and 7/9 = 0.778.
  [0.667 0.667 0.667]]
 """
 
-from .convolution import MODES, convolve, correlate, correlate_naive, pad
-from .kernels import (
+from .convolution import MODES, convolve, correlate, correlate_naive, pad  # noqa: F401 (re-exported)
+from .kernels import (  # noqa: F401 (re-exported)
     KERNEL_NAMES,
     combine_kernels,
     gaussian_kernel,
@@ -59,32 +59,5 @@ from .kernels import (
     prewitt_kernel,
     sobel_kernel,
 )
-from .learning import LOSSES, critical_learning_rate, learn_kernel, loss_gradient
-from .plots import plot_kernel, plot_loss_curves, show_filter, show_filter_bank
-
-__all__ = [
-    "KERNEL_NAMES",
-    "LOSSES",
-    "MODES",
-    "combine_kernels",
-    "convolve",
-    "correlate",
-    "correlate_naive",
-    "critical_learning_rate",
-    "gaussian_kernel",
-    "gradient_magnitude",
-    "identity_kernel",
-    "laplacian_kernel",
-    "learn_kernel",
-    "log_kernel",
-    "loss_gradient",
-    "make_kernel",
-    "mean_kernel",
-    "pad",
-    "plot_kernel",
-    "plot_loss_curves",
-    "prewitt_kernel",
-    "show_filter",
-    "show_filter_bank",
-    "sobel_kernel",
-]
+from .learning import LOSSES, critical_learning_rate, learn_kernel, loss_gradient  # noqa: F401 (re-exported)
+from .plots import plot_kernel, plot_loss_curves, show_filter, show_filter_bank  # noqa: F401 (re-exported)

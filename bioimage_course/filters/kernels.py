@@ -69,10 +69,6 @@ def mean_kernel(size=3, *, ndim: int = 2) -> np.ndarray:
     ndim : int
         Number of dimensions when ``size`` is an int.
 
-    Returns
-    -------
-    ndarray of float64
-
     Examples
     --------
     >>> mean_kernel(2)
@@ -216,10 +212,6 @@ def log_kernel(sigma: float, *, truncate: float = 4.0, ndim: int = 2) -> np.ndar
     ndim : int
         Number of dimensions.
 
-    Returns
-    -------
-    ndarray of float64
-
     Notes
     -----
     Sampled as ``scipy.ndimage.gaussian_laplace`` does: along each axis in turn the second
@@ -341,10 +333,6 @@ def gradient_magnitude(
         Derivative kernel.
     mode, cval
         Border handling, as in :func:`correlate`.
-
-    Returns
-    -------
-    ndarray of float64
 
     Examples
     --------

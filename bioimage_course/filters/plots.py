@@ -60,10 +60,6 @@ def plot_kernel(
         Colormap over the data's range. Default: red for positive, blue for negative weights,
         white for zero.
 
-    Returns
-    -------
-    matplotlib Axes
-
     Examples
     --------
     >>> import matplotlib
@@ -162,10 +158,6 @@ def show_filter(
     mode : str
         Border handling (see :func:`pad`).
 
-    Returns
-    -------
-    matplotlib Figure
-
     Examples
     --------
     >>> import matplotlib
@@ -221,10 +213,6 @@ def show_filter_bank(
         Panels per row.
     size : float
         Size of each panel in inches.
-
-    Returns
-    -------
-    matplotlib Figure
 
     Examples
     --------

@@ -50,7 +50,7 @@ Examples
 0.6666666666666666
 """
 
-from .biology import (
+from .biology import (  # noqa: F401 (re-exported)
     MeasurementComparison,
     ObjectMeasurements,
     compare_measurements,
@@ -58,9 +58,9 @@ from .biology import (
     object_density,
     object_measurements,
 )
-from .distance import boundary, hausdorff_distance
-from .image_quality import mae, mse, psnr, ssim, ssim_map
-from .matching import (
+from .distance import boundary, hausdorff_distance  # noqa: F401 (re-exported)
+from .image_quality import mae, mse, psnr, ssim, ssim_map  # noqa: F401 (re-exported)
+from .matching import (  # noqa: F401 (re-exported)
     CRITERIA,
     DEFAULT_THRESHOLDS,
     DatasetMatching,
@@ -71,7 +71,7 @@ from .matching import (
     matching_dataset,
     overlap_matrix,
 )
-from .pixel import (
+from .pixel import (  # noqa: F401 (re-exported)
     PixelScores,
     class_scores,
     f1,
@@ -81,40 +81,4 @@ from .pixel import (
     precision,
     recall,
 )
-from .report import plot_matches, plot_matching_curve, score_table
-
-__all__ = [
-    "CRITERIA",
-    "DEFAULT_THRESHOLDS",
-    "DatasetMatching",
-    "MatchedPairs",
-    "Matching",
-    "MeasurementComparison",
-    "ObjectMeasurements",
-    "PixelScores",
-    "boundary",
-    "class_scores",
-    "compare_measurements",
-    "count_objects",
-    "f1",
-    "hausdorff_distance",
-    "jaccard",
-    "mae",
-    "match_objects",
-    "matching",
-    "matching_dataset",
-    "mse",
-    "object_density",
-    "object_measurements",
-    "overlap_matrix",
-    "pixel_scores",
-    "pixel_scores_dataset",
-    "plot_matches",
-    "plot_matching_curve",
-    "precision",
-    "psnr",
-    "recall",
-    "score_table",
-    "ssim",
-    "ssim_map",
-]
+from .report import plot_matches, plot_matching_curve, score_table  # noqa: F401 (re-exported)

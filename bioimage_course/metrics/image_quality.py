@@ -28,10 +28,6 @@ def mse(image_true, image_test) -> float:
     image_true, image_test : array_like
         Images of the same shape; computed in float64 whatever their dtype.
 
-    Returns
-    -------
-    float
-
     Examples
     --------
     >>> mse([[0, 2], [4, 4]], [[1, 2], [4, 1]])
@@ -50,10 +46,6 @@ def mae(image_true, image_test) -> float:
     ----------
     image_true, image_test : array_like
         Images of the same shape.
-
-    Returns
-    -------
-    float
 
     Examples
     --------

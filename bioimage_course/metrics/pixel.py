@@ -48,10 +48,6 @@ def precision(tp: int, fp: int, fn: int, *, empty_score: float = 1.0) -> float:
         Value when all three counts are 0 (see the module docstring). With no predictions but
         something to find (``tp + fp == 0 < fn``) the precision is 0.
 
-    Returns
-    -------
-    float
-
     Examples
     --------
     >>> precision(8, 2, 5)
@@ -65,14 +61,7 @@ def precision(tp: int, fp: int, fn: int, *, empty_score: float = 1.0) -> float:
 def recall(tp: int, fp: int, fn: int, *, empty_score: float = 1.0) -> float:
     """Fraction of the true positives that were found: TP / (TP + FN), also called sensitivity.
 
-    Parameters
-    ----------
-    tp, fp, fn, empty_score
-        As in :func:`precision`.
-
-    Returns
-    -------
-    float
+    The arguments are those of :func:`precision`.
 
     Examples
     --------
@@ -87,14 +76,7 @@ def f1(tp: int, fp: int, fn: int, *, empty_score: float = 1.0) -> float:
 
     On pixels this is the **Dice coefficient** 2 |A ∩ B| / (|A| + |B|).
 
-    Parameters
-    ----------
-    tp, fp, fn, empty_score
-        As in :func:`precision`.
-
-    Returns
-    -------
-    float
+    The arguments are those of :func:`precision`.
 
     Examples
     --------
@@ -112,14 +94,7 @@ def jaccard(tp: int, fp: int, fn: int, *, empty_score: float = 1.0) -> float:
     2018, StarDist and Cellpose call "accuracy" or "average precision (AP)" (it is not the area
     under a precision-recall curve). It is related to F1 by ``J = F1 / (2 - F1)``.
 
-    Parameters
-    ----------
-    tp, fp, fn, empty_score
-        As in :func:`precision`.
-
-    Returns
-    -------
-    float
+    The arguments are those of :func:`precision`.
 
     Examples
     --------
@@ -289,10 +264,6 @@ def class_scores(
         Classes to score; by default every value that occurs in either map.
     empty_score : float
         As in :func:`pixel_scores` (a class absent from both maps gets it).
-
-    Returns
-    -------
-    dict of int to PixelScores
 
     Examples
     --------

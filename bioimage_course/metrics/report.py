@@ -27,10 +27,6 @@ def score_table(results: dict[str, Any], fields: Sequence[str], *, digits: int =
     digits : int
         Decimals of floats.
 
-    Returns
-    -------
-    str
-
     Examples
     --------
     >>> from bioimage_course.metrics import PixelScores
@@ -82,10 +78,6 @@ def plot_matching_curve(
         Where to draw; a new figure when None.
     label : str, optional
         Prefix of the legend entries (e.g. the method's name).
-
-    Returns
-    -------
-    matplotlib Axes
 
     Examples
     --------

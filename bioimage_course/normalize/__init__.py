@@ -30,22 +30,12 @@ array([[ 0.   ,  0.25 ,  0.5  ],
        [ 0.75 ,  1.   , 49.938]], dtype=float32)
 """
 
-from .dataset import DatasetNormalizer
-from .per_image import (
+from .dataset import DatasetNormalizer  # noqa: F401 (re-exported)
+from .per_image import (  # noqa: F401 (re-exported)
     normalize_minmax,
     normalize_percentile,
     normalize_range,
     percentile_range,
     standardize,
 )
-from .plots import plot_normalization
-
-__all__ = [
-    "DatasetNormalizer",
-    "normalize_minmax",
-    "normalize_percentile",
-    "normalize_range",
-    "percentile_range",
-    "plot_normalization",
-    "standardize",
-]
+from .plots import plot_normalization  # noqa: F401 (re-exported)

@@ -36,10 +36,6 @@ def plot_normalization(
     axes : sequence of 3 matplotlib Axes, optional
         Where to draw; a new figure is made if ``None``.
 
-    Returns
-    -------
-    matplotlib.figure.Figure
-
     Examples
     --------
     >>> import matplotlib

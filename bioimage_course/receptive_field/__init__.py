@@ -40,11 +40,11 @@ Examples
 [92, 92, 100, 100, 100, 100, 92, 92]
 """
 
-from .advice import context_margin, min_patch_size, receptive_field_report, recommended_overlap
-from .analytic import ReceptiveField, receptive_field, size_multiple
-from .exact import PositionalReceptiveField, receptive_box, receptive_field_by_position
-from .graph import POINTWISE_LAYERS, SUPPORTED
-from .measured import (
+from .advice import context_margin, min_patch_size, receptive_field_report, recommended_overlap  # noqa: F401 (re-exported)
+from .analytic import ReceptiveField, receptive_field, size_multiple  # noqa: F401 (re-exported)
+from .exact import PositionalReceptiveField, receptive_box, receptive_field_by_position  # noqa: F401 (re-exported)
+from .graph import POINTWISE_LAYERS, SUPPORTED  # noqa: F401 (re-exported)
+from .measured import (  # noqa: F401 (re-exported)
     dependency_mask,
     effective_receptive_field,
     erf_radius,
@@ -53,29 +53,4 @@ from .measured import (
     positive_probe,
     radial_profile,
 )
-from .plots import plot_effective_receptive_field, plot_receptive_fields, plot_windows_by_position
-
-__all__ = [
-    "POINTWISE_LAYERS",
-    "PositionalReceptiveField",
-    "ReceptiveField",
-    "SUPPORTED",
-    "context_margin",
-    "dependency_mask",
-    "effective_receptive_field",
-    "erf_radius",
-    "gaussian_sigma",
-    "mask_box",
-    "min_patch_size",
-    "plot_effective_receptive_field",
-    "plot_receptive_fields",
-    "plot_windows_by_position",
-    "positive_probe",
-    "radial_profile",
-    "receptive_box",
-    "receptive_field",
-    "receptive_field_by_position",
-    "receptive_field_report",
-    "recommended_overlap",
-    "size_multiple",
-]
+from .plots import plot_effective_receptive_field, plot_receptive_fields, plot_windows_by_position  # noqa: F401 (re-exported)

@@ -39,10 +39,6 @@ def plot_receptive_fields(
         Adds the window size in micrometres to the legend, and a scale bar.
     title : str, optional
 
-    Returns
-    -------
-    matplotlib.axes.Axes
-
     Examples
     --------
     >>> import matplotlib; matplotlib.use("Agg")
@@ -103,10 +99,6 @@ def plot_windows_by_position(model: nn.Module, *, axis: int = 0, ax=None, title:
         Rows or columns.
     ax : matplotlib Axes, optional
     title : str, optional
-
-    Returns
-    -------
-    matplotlib.axes.Axes
 
     Examples
     --------

@@ -26,27 +26,10 @@ Examples
 History(no epochs)
 """
 
-from ..device import prefers_channels_last
-from .batches import ArrayPairs
-from .checkpoint import load_checkpoint, load_model
-from .history import History, plot_history
-from .loop import fit, train_one_epoch
-from .optim import OPTIMIZERS, SCHEDULES, make_optimizer, make_schedule
-from .validation import METRICS, evaluate
-
-__all__ = [
-    "METRICS",
-    "OPTIMIZERS",
-    "SCHEDULES",
-    "ArrayPairs",
-    "History",
-    "evaluate",
-    "fit",
-    "load_checkpoint",
-    "load_model",
-    "make_optimizer",
-    "make_schedule",
-    "plot_history",
-    "prefers_channels_last",
-    "train_one_epoch",
-]
+from ..device import prefers_channels_last  # noqa: F401 (re-exported)
+from .batches import ArrayPairs  # noqa: F401 (re-exported)
+from .checkpoint import load_checkpoint, load_model  # noqa: F401 (re-exported)
+from .history import History, plot_history  # noqa: F401 (re-exported)
+from .loop import fit, train_one_epoch  # noqa: F401 (re-exported)
+from .optim import OPTIMIZERS, SCHEDULES, make_optimizer, make_schedule  # noqa: F401 (re-exported)
+from .validation import METRICS, evaluate  # noqa: F401 (re-exported)

@@ -125,10 +125,6 @@ def plot_history(history: History, *, fig=None):
     fig : matplotlib.figure.Figure, optional
         A figure to draw into (cleared first); a new one otherwise.
 
-    Returns
-    -------
-    matplotlib.figure.Figure
-
     Examples
     --------
     >>> h = History(metric="iou")

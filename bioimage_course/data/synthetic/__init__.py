@@ -34,7 +34,7 @@ True
 (64, 64)
 """
 
-from .params import (
+from .params import (  # noqa: F401 (re-exported)
     ACQUISITION_FIELDS,
     MAX_NUCLEOLI,
     N_ANGLES,
@@ -47,23 +47,5 @@ from .params import (
     random_nuclei_params,
     snr_of,
 )
-from .render import make_nuclei, render_nuclei
-from .scene import NucleiScene, make_scene
-
-__all__ = [
-    "ACQUISITION_FIELDS",
-    "MAX_NUCLEOLI",
-    "N_ANGLES",
-    "N_WAVES",
-    "NucleiParams",
-    "NucleiScene",
-    "PRESETS",
-    "STAINS",
-    "make_nuclei",
-    "make_scene",
-    "nuclei_params",
-    "photons_for_snr",
-    "random_nuclei_params",
-    "render_nuclei",
-    "snr_of",
-]
+from .render import make_nuclei, render_nuclei  # noqa: F401 (re-exported)
+from .scene import NucleiScene, make_scene  # noqa: F401 (re-exported)

@@ -350,10 +350,6 @@ def nuclei_params(preset: str | None = None, **params: Any) -> NucleiParams:
     **params
         Parameters to change, by name (see :class:`NucleiParams`).
 
-    Returns
-    -------
-    NucleiParams
-
     Examples
     --------
     >>> nuclei_params("crowded").coverage
@@ -418,10 +414,6 @@ def random_nuclei_params(rng: Any = None, **fixed: Any) -> NucleiParams:
         Source of randomness.
     **fixed
         Parameters to keep at a given value instead of drawing them.
-
-    Returns
-    -------
-    NucleiParams
 
     Examples
     --------

@@ -325,10 +325,6 @@ def make_scene(
     **params
         Parameters of :class:`NucleiParams` to change.
 
-    Returns
-    -------
-    NucleiScene
-
     Raises
     ------
     ValueError
