@@ -137,11 +137,12 @@ def to_device(
 
 
 @contextmanager
-def evaluating(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
+def evaluating(model: torch.nn.Module, *, gradients: bool = False) -> Iterator[torch.nn.Module]:
     """Run ``model`` for inference: eval mode, no gradients; its mode is restored afterwards.
 
     Eval mode makes dropout a no-op and batch norm use its running statistics, so a
-    prediction does not depend on the rest of the batch.
+    prediction does not depend on the rest of the batch. ``gradients=True`` keeps autograd on
+    (to differentiate the output with respect to the input, notebook 06).
 
     >>> model = torch.nn.Dropout(0.5)
     >>> with evaluating(model):
@@ -153,7 +154,7 @@ def evaluating(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
     was_training = model.training
     model.eval()
     try:
-        with torch.inference_mode():
+        with torch.inference_mode(not gradients):
             yield model
     finally:
         model.train(was_training)

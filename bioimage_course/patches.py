@@ -365,8 +365,13 @@ def stitch(
     _check_windows(slices, shape)
     totals = None if blend == "center" else _grid_totals(slices, shape, blend, margin)
     out = best = total = None
-    n_tiles = 0
-    for i, (tile, window) in enumerate(zip(tiles, slices)):  # noqa: B905 (counted below)
+    tiles = iter(tiles)
+    for i, window in enumerate(slices):
+        tile = next(tiles, None)
+        if tile is None:
+            raise ValueError(
+                f"`tiles` and `slices` must have the same length, got {i} and {len(slices)}"
+            )
         tile = _check_tile(tile, i, window, shape)
         if out is None:
             lead, dtype = tile.shape[: tile.ndim - len(shape)], tile.dtype
@@ -394,11 +399,8 @@ def stitch(
         else:
             out[(Ellipsis, *window)] += tile * weight
             total[window] += weight
-        n_tiles += 1
-    if n_tiles != len(slices):
-        raise ValueError(
-            f"`tiles` and `slices` must have the same length, got {n_tiles} and {len(slices)}"
-        )
+    if next(tiles, None) is not None:
+        raise ValueError(f"`tiles` must have the same length as `slices` ({len(slices)}), got more")
     if totals is not None:  # on a grid, a pixel has weight if its row and its column have
         n_uncovered = math.prod(shape) - math.prod(int((t > 0).sum()) for t in totals)
     else:

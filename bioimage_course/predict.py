@@ -210,13 +210,14 @@ def _tile_and_overlap(model, tile, overlap, multiple: int, shape) -> tuple[tuple
         if t % multiple:
             raise ValueError(f"`tile` must be a multiple of 2**depth = {multiple}, got {tile!r}")
     default, reach = default_overlap(model)
-    overlap = default if overlap is None else check_int(overlap, "overlap", 0)
+    chosen = overlap is not None
+    overlap = check_int(overlap, "overlap", 0) if chosen else default
     if overlap % multiple:
         raise ValueError(f"`overlap` must be a multiple of 2**depth = {multiple}, got {overlap}")
     tiles_hw = tuple(min(t, n) for t, n in zip(tiles_hw, shape, strict=True))
     for t, n in zip(tiles_hw, shape, strict=True):
         if t < n and overlap >= t:
-            if overlap == default:
+            if not chosen:
                 raise ValueError(
                     f"`tile` {tile!r} is too small for this model: tiles must be larger than "
                     f"the overlap its receptive field needs ({overlap} px); use at least "

@@ -209,6 +209,8 @@ def test_stitch_errors():
         stitch(parts, tiles, (8, 8), blend="max")
     with pytest.raises(ValueError, match="must have the same length, got 3 and 4"):
         stitch(parts[:3], tiles, (8, 8))
+    with pytest.raises(ValueError, match=r"the same length as `slices` \(4\), got more"):
+        stitch(parts + parts[:1], tiles, (8, 8))
     with pytest.raises(
         ValueError, match=r"`tiles\[1\]` must have spatial shape \(4, 4\), got \(4, 3\)"
     ):

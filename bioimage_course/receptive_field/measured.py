@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from .._validate import as_rng, check_array, check_in_range, check_int
-from ..device import get_device
+from ..device import evaluating, get_device
 from ..models import input_channels
 from .advice import min_patch_size
 from .analytic import size_multiple
@@ -257,20 +257,19 @@ def effective_receptive_field(
         check_int(n_samples, "n_samples", 1)
         noise = as_rng(rng).standard_normal((n_samples, in_channels, height, width))
         x = torch.as_tensor(noise, dtype=torch.float32, device=dev)
-    was_training = model.training
     home = next((p.device for p in model.parameters()), dev)
-    model.eval().to(dev)  # computed on `dev`, then put back where it was
     try:
-        x.requires_grad_(True)
-        y = model(x)
-        if position is None:
-            position = (y.shape[-2] // 2, y.shape[-1] // 2)
-        (r, c) = _check_positions(position, tuple(y.shape[-2:]))[0]
-        if not 0 <= channel < y.shape[1]:
-            raise ValueError(f"`channel` must be in [0, {y.shape[1] - 1}], got {channel}")
-        (grad,) = torch.autograd.grad(y[:, channel, r, c].sum(), x)
+        with evaluating(model.to(dev), gradients=True):  # on `dev`, then put back where it was
+            x.requires_grad_(True)
+            y = model(x)
+            if position is None:
+                position = (y.shape[-2] // 2, y.shape[-1] // 2)
+            (r, c) = _check_positions(position, tuple(y.shape[-2:]))[0]
+            if not 0 <= channel < y.shape[1]:
+                raise ValueError(f"`channel` must be in [0, {y.shape[1] - 1}], got {channel}")
+            (grad,) = torch.autograd.grad(y[:, channel, r, c].sum(), x)
     finally:
-        model.train(was_training).to(home)
+        model.to(home)
     erf = grad.abs().sum(dim=1).mean(dim=0).double().cpu().numpy()
     total = erf.sum()
     return erf / total if total > 0 else erf
