@@ -64,9 +64,19 @@ from .validation import METRICS, validate
 
 
 def train_one_epoch(
-    model, loader, loss_fn, optimizer, scaler, device, *, epoch=1, scheduler=None, binary=True,
-    channels_last=False, bar=None,
-) -> float:  # fmt: skip
+    model,
+    loader,
+    loss_fn,
+    optimizer,
+    scaler,
+    device,
+    *,
+    epoch=1,
+    scheduler=None,
+    binary=True,
+    channels_last=False,
+    bar=None,
+) -> float:
     """One pass over ``loader``: forward, loss, backward, optimiser step, batch after batch.
 
     The model must be in training mode; ``scheduler``, if given, steps after every batch.
