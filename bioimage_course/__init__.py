@@ -1,6 +1,6 @@
 """bioimage_course: the tested helper package of the course "Deep learning for bioimage analysis".
 
-One module per concept, each introduced by a notebook:
+One module (or subpackage of small modules) per concept, each introduced by a notebook:
 
 ========================  ==========================================  ========
 module                    concept                                     notebook
@@ -9,6 +9,7 @@ module                    concept                                     notebook
 ``io``                    TIFF/OME-TIFF with axes and pixel size      01
 ``plot``                  display helpers shared by the notebooks     all
 ``data``                  synthetic nuclei, datasets, downloads       01-09
+``labels``                label images: renumbering objects           01, 07
 ``filters``               convolution by hand, kernels                02
 ``normalize``             intensity normalisation                     03
 ``augment``, ``patches``  augmentation, patch sampling and tiling     04

@@ -157,6 +157,44 @@ def check_in_range(
     return v
 
 
+def is_int(value: Any) -> bool:
+    """Whether ``value`` is an integer: a Python int or a numpy integer, not a bool or a float.
+
+    A float such as ``3.0`` is not accepted where a count is expected: it usually comes from a
+    computation (a division, a mean) that should be rounded on purpose.
+
+    >>> is_int(3), is_int(np.int64(3)), is_int(3.0), is_int(True)
+    (True, True, False, False)
+    """
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def check_int(value: Any, name: str, low: int | None = None, high: int | None = None) -> int:
+    """Return ``value`` as an int after checking that it is an integer (:func:`is_int`) in
+    ``[low, high]``.
+
+    >>> check_int(4, "depth", 1)
+    4
+    >>> check_int(2.0, "depth")
+    Traceback (most recent call last):
+    ...
+    TypeError: `depth` must be an int, got 2.0
+    >>> check_int(0, "batch_size", 1)
+    Traceback (most recent call last):
+    ...
+    ValueError: `batch_size` must be an int >= 1, got 0
+    """
+    if not is_int(value):
+        raise TypeError(f"`{name}` must be an int, got {value!r}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        if low is not None and high is not None:
+            expected = f"in [{low}, {high}]"
+        else:
+            expected = f">= {low}" if low is not None else f"<= {high}"
+        raise ValueError(f"`{name}` must be an int {expected}, got {value!r}")
+    return int(value)
+
+
 def check_choice(value: Any, name: str, choices: Iterable[Any]) -> Any:
     """Return ``value`` if it is one of ``choices``, else raise a ``ValueError`` listing them.
 
@@ -172,6 +210,27 @@ def check_choice(value: Any, name: str, choices: Iterable[Any]) -> Any:
         listed = ", ".join(repr(c) for c in choices)
         raise ValueError(f"`{name}` must be one of {listed}, got {value!r}")
     return value
+
+
+def check_range(value: Any, name: str) -> tuple[float, float]:
+    """Return a ``(low, high)`` range from a pair, or from one number (``low == high``).
+
+    >>> check_range((0.5, 2), "zoom"), check_range(3, "sigma")
+    ((0.5, 2.0), (3.0, 3.0))
+    >>> check_range((2, 1), "zoom")
+    Traceback (most recent call last):
+    ...
+    ValueError: `zoom` must be a (low, high) pair with low <= high, got (2, 1)
+    """
+    if np.isscalar(value):
+        value = (value, value)
+    try:
+        low, high = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be a number or a (low, high) pair, got {value!r}") from None
+    if not low <= high:
+        raise ValueError(f"`{name}` must be a (low, high) pair with low <= high, got {value!r}")
+    return low, high
 
 
 def as_rng(rng: Any = None) -> np.random.Generator:

@@ -12,9 +12,13 @@ from __future__ import annotations
 import os
 import platform
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
+
+from ._validate import check_int
 
 ENV_VAR = "BIOIMAGE_COURSE_DEVICE"
 
@@ -104,15 +108,80 @@ def grad_scaler(device: torch.device | str | None = None) -> torch.amp.GradScale
     return torch.amp.GradScaler(dev.type, enabled=use_amp(dev))
 
 
+def prefers_channels_last(device: str | torch.device | None = None) -> bool:
+    """Whether convolutions run faster with the channels-last memory layout on ``device``.
+
+    Channels-last stores the channels of a pixel next to each other (N, H, W, C in memory),
+    the layout GPU tensor cores and the CPU's oneDNN convolutions work in; for the small
+    U-Nets of this course a training step on the CPU is about 20 % faster with it. On Apple
+    GPUs (MPS) support varies between PyTorch versions, so the default layout is kept there.
+
+    >>> prefers_channels_last("cpu")
+    True
+    """
+    return get_device(device).type in ("cuda", "cpu")
+
+
+def to_device(
+    tensor: torch.Tensor, device: torch.device, *, channels_last: bool = False
+) -> torch.Tensor:
+    """Copy a batch to ``device`` (without blocking on CUDA), in the layout the model uses.
+
+    >>> to_device(torch.ones(1, 2, 4, 4), torch.device("cpu"), channels_last=True).stride()
+    (32, 1, 8, 2)
+    """
+    tensor = tensor.to(device, non_blocking=device.type == "cuda")
+    if channels_last and tensor.ndim == 4:
+        tensor = tensor.contiguous(memory_format=torch.channels_last)
+    return tensor
+
+
+@contextmanager
+def evaluating(model: torch.nn.Module, *, gradients: bool = False) -> Iterator[torch.nn.Module]:
+    """Run ``model`` for inference: eval mode, no gradients; its mode is restored afterwards.
+
+    Eval mode makes dropout a no-op and batch norm use its running statistics, so a
+    prediction does not depend on the rest of the batch. ``gradients=True`` keeps autograd on
+    (to differentiate the output with respect to the input, notebook 06).
+
+    >>> model = torch.nn.Dropout(0.5)
+    >>> with evaluating(model):
+    ...     print(model.training, torch.is_grad_enabled())
+    False False
+    >>> model.training
+    True
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode(not gradients):
+            yield model
+    finally:
+        model.train(was_training)
+
+
+def is_channels_last(model: torch.nn.Module) -> bool:
+    """Whether the 4D weights of ``model`` (its convolutions) are stored channels-last.
+
+    >>> conv = torch.nn.Conv2d(2, 4, 3)
+    >>> is_channels_last(conv), is_channels_last(conv.to(memory_format=torch.channels_last))
+    (False, True)
+    """
+    weights = [p for p in model.parameters() if p.ndim == 4]
+    # a 1x1 kernel or a single channel is stored the same way in both layouts
+    return all(p.is_contiguous(memory_format=torch.channels_last) for p in weights) and any(
+        not p.is_contiguous() for p in weights
+    )
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python's, numpy's and torch's global generators (CPU and all GPUs).
 
     Used at the top of notebooks so that a run is reproducible. Library functions never rely on
     global state: they take ``rng``/``seed`` arguments.
     """
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-        raise TypeError(f"`seed` must be an int, got {type(seed).__name__}")
-    random.seed(int(seed))
+    seed = check_int(seed, "seed")
+    random.seed(seed)
     np.random.seed(int(seed) % 2**32)  # noqa: NPY002 (the legacy global state notebooks use)
     torch.manual_seed(int(seed))  # also seeds every CUDA device
 

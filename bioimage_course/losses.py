@@ -41,7 +41,7 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
-from ._validate import check_choice, check_in_range, check_labels
+from ._validate import check_choice, check_in_range, check_int, check_labels
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -234,8 +234,7 @@ def separated_mask(labels: np.ndarray, *, width_px: int = 1) -> np.ndarray:
     array([[1., 0., 0., 1., 0., 1.]], dtype=float32)
     """
     labels = check_labels(labels, "labels", ndim=2)
-    if not float(width_px).is_integer() or width_px < 1:
-        raise ValueError(f"`width_px` must be an int >= 1, got {width_px!r}")
+    check_int(width_px, "width_px", 1)
     size = 2 * int(width_px) + 1
     labels = labels.astype(np.int64, copy=False)
     # Largest and smallest object id nearby (background ignored for the smallest).
@@ -356,10 +355,6 @@ def focal_loss(
         Weight of the foreground class (background gets ``1 - alpha``); None for no class
         weighting.
     reduction : {"mean", "sum", "none"}
-
-    Returns
-    -------
-    torch.Tensor
 
     Notes
     -----

@@ -35,7 +35,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ._validate import check_choice, check_in_range
+from ._validate import check_choice, check_in_range, check_int, is_int
 
 NORMS = ("batch", "group", "none")
 UPSAMPLINGS = ("transposed", "interpolation")
@@ -212,9 +212,7 @@ class UNet(nn.Module):
             ("depth", depth, 0),
             ("base_channels", base_channels, 1),
         ]:
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise TypeError(f"`{name}` must be an int, got {value!r}")
-            check_in_range(value, name, low)
+            check_int(value, name, low)
         check_choice(norm, "norm", NORMS)
         check_choice(upsampling, "upsampling", UPSAMPLINGS)
         check_in_range(dropout, "dropout", 0, 1, high_inclusive=False)
@@ -394,10 +392,6 @@ def plot_unet(model: UNet, *, input_size: int = 256, ax=None):
     ax : matplotlib.axes.Axes, optional
         Axes to draw into; a new figure otherwise.
 
-    Returns
-    -------
-    matplotlib.axes.Axes
-
     Examples
     --------
     >>> ax = plot_unet(UNet(depth=2, base_channels=8), input_size=64)
@@ -495,8 +489,7 @@ def pad_to_multiple(
     (torch.Size([1, 1, 32, 40]), torch.Size([1, 1, 30, 33]))
     """
     check_choice(mode, "mode", ("reflect", "replicate", "constant"))
-    if not isinstance(multiple, int) or multiple < 1:
-        raise ValueError(f"`multiple` must be a positive int, got {multiple!r}")
+    check_int(multiple, "multiple", 1)
     height, width = x.shape[-2:]
     pad_h = -height % multiple
     pad_w = -width % multiple
@@ -508,3 +501,22 @@ def pad_to_multiple(
     batched = x if x.ndim >= 4 else x.reshape(1, -1, height, width)
     padded = nn.functional.pad(batched, (0, pad_w, 0, pad_h), mode=mode)
     return padded.reshape(*x.shape[:-2], height + pad_h, width + pad_w), crop
+
+
+def input_channels(model: nn.Module) -> int:
+    """How many channels the images given to ``model`` must have.
+
+    A model's own ``in_channels`` if it says so, else that of its first convolution.
+
+    >>> input_channels(UNet(in_channels=2, depth=1, base_channels=2))
+    2
+    >>> input_channels(nn.Sequential(nn.ReLU(), nn.Conv2d(3, 1, 1)))
+    3
+    """
+    value = getattr(model, "in_channels", None)
+    if is_int(value):
+        return int(value)
+    for module in model.modules():
+        if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+            return module.in_channels
+    return 1

@@ -13,6 +13,16 @@ of a few images becomes many training examples when it is cut into patches. Thre
 - :func:`stitch` puts per-tile results back together, averaging the overlaps with uniform or
   smooth weights, or taking each pixel from the tile in which it lies most central.
 
+Tiled prediction (:func:`bioimage_course.predict.predict_tiled`, notebook 05) is these two
+functions with a network in between. One rule sets the overlap: near a tile's inner edge the
+network sees zero padding instead of the image, and that influence reaches ``margin`` pixels
+inwards (half the receptive field, :func:`bioimage_course.receptive_field.context_margin`).
+``stitch(..., blend="smooth", margin=margin)`` gives those pixels no weight, so every pixel must
+lie at least ``margin`` pixels inside some tile: neighbouring tiles must overlap by at least
+``2 * margin``, about the whole receptive field
+(:func:`bioimage_course.receptive_field.recommended_overlap`). Then the stitched result equals
+predicting the whole image at once.
+
 Every function returns or takes *slices* over the spatial axes: ``image[slices]`` is the patch,
 ``image[(slice(None),) + slices]`` the patch of a channels-first image.
 
@@ -30,14 +40,22 @@ True
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
-from ._validate import as_rng, check_array, check_choice, check_in_range, check_labels
+from ._validate import as_rng, check_array, check_choice, check_in_range, check_int, check_labels
 
-__all__ = ["random_patch", "tile_slices", "stitch", "center_crop", "BLEND_MODES"]
+__all__ = [
+    "BLEND_MODES",
+    "blend_profile",
+    "center_crop",
+    "random_patch",
+    "stitch",
+    "tile_slices",
+    "window_starts",
+]
 
 BLEND_MODES = ("uniform", "smooth", "center")
 
@@ -60,12 +78,7 @@ def _per_axis(value: Any, ndim: int, name: str, *, low: int = 1) -> tuple[int, .
     values = [value] * ndim if np.isscalar(value) else list(value)
     if len(values) != ndim:
         raise ValueError(f"`{name}` must be an int or {ndim} ints, got {value!r}")
-    out = []
-    for v in values:
-        if not float(v).is_integer():
-            raise ValueError(f"`{name}` must be whole numbers of pixels, got {value!r}")
-        out.append(int(check_in_range(v, name, low)))
-    return tuple(out)
+    return tuple(check_int(v, name, low) for v in values)
 
 
 def random_patch(
@@ -149,8 +162,17 @@ def random_patch(
     return tuple(slice(a, a + p) for a, p in zip(starts, size, strict=True))
 
 
-def _tile_starts(length: int, tile: int, overlap: int) -> list[int]:
-    """Start positions of windows of size ``tile`` along an axis of ``length`` pixels."""
+def window_starts(length: int, tile: int, overlap: int = 0) -> list[int]:
+    """Start positions of windows of size ``tile`` along an axis of ``length`` pixels.
+
+    Windows advance by ``tile - overlap``; the last one is moved back to end flush with the
+    border. One window covers an axis no longer than the tile.
+
+    >>> window_starts(10, 4, 1)
+    [0, 3, 6]
+    >>> window_starts(3, 4)
+    [0]
+    """
     if tile >= length:
         return [0]
     step = tile - overlap
@@ -184,9 +206,9 @@ def tile_slices(
 
     Notes
     -----
-    For tiled prediction the overlap should be at least the distance over which the network's
-    output is affected by the tile border (about half its receptive field, notebook 06); the
-    border band of every tile is then discarded or down-weighted by :func:`stitch`.
+    For tiled prediction the overlap should be at least twice the distance over which the
+    network's output is affected by the tile border (see the module docstring): about the
+    receptive field.
 
     Examples
     --------
@@ -202,7 +224,7 @@ def tile_slices(
         if o >= t:
             raise ValueError(f"`overlap` must be smaller than `tile`, got {o} and {t}")
     per_axis = [
-        [slice(a, min(a + t, n)) for a in _tile_starts(n, t, o)]
+        [slice(a, min(a + t, n)) for a in window_starts(n, t, o)]
         for n, t, o in zip(shape, tile, overlap, strict=True)
     ]
     grids = np.meshgrid(*[np.arange(len(p)) for p in per_axis], indexing="ij")
@@ -210,48 +232,97 @@ def tile_slices(
     return [tuple(per_axis[ax][i] for ax, i in enumerate(idx)) for idx in order]
 
 
-def _edge_distance(slc: slice, length: int) -> np.ndarray:
-    """Distance (in pixels, >= 0.5) of each pixel of a window to its nearest *inner* edge.
+def blend_profile(n: int, *, left: bool, right: bool, margin: int = 0) -> np.ndarray:
+    """The 1D weight of ``blend="smooth"`` across a tile of ``n`` pixels.
 
-    Window edges lying on the image border do not count: no other tile can do better there.
+    Zero for the ``margin`` pixels next to an inner edge (``left``/``right`` say which edges lie
+    inside the image), then a raised cosine ``sin(pi/2 * t)**2`` rising to 1 at the tile's
+    centre. Edges on the image border keep weight 1: no other tile can do better there.
+
+    Examples
+    --------
+    >>> blend_profile(8, left=True, right=False, margin=1).round(2)
+    array([0.  , 0.15, 0.5 , 0.85, 1.  , 1.  , 1.  , 1.  ])
     """
-    n = slc.stop - slc.start
-    pos = np.arange(n) + 0.5
-    left = pos if slc.start > 0 else np.full(n, np.inf)
-    right = n - pos if slc.stop < length else np.full(n, np.inf)
-    return np.minimum(left, right)
+    ramp = max(n // 2 - margin, 1)
+    k = np.arange(n, dtype=np.float64)
+
+    def rise(distance: np.ndarray) -> np.ndarray:
+        t = np.clip((distance - margin + 1) / (ramp + 1), 0.0, 1.0)
+        return np.where(distance < margin, 0.0, np.sin(0.5 * np.pi * t) ** 2)
+
+    weight = np.ones(n)
+    if left:
+        weight *= rise(k)
+    if right:
+        weight *= rise(n - 1 - k)
+    return weight
 
 
-def _tile_weight(slices: tuple[slice, ...], shape: tuple[int, ...], blend: str) -> np.ndarray:
-    """Blending weight of every pixel of one tile (see :func:`stitch`)."""
-    dists = [_edge_distance(s, n) for s, n in zip(slices, shape, strict=True)]
-    if blend == "smooth":
-        # Raised cosine rising from ~0 at an inner edge to 1 at half a tile inwards.
-        weight = np.ones(1)
-        for s, d in zip(slices, dists, strict=True):
-            half = max((s.stop - s.start) / 2, 1.0)
-            w1 = np.sin(0.5 * np.pi * np.minimum(d / half, 1.0)) ** 2
-            weight = np.multiply.outer(weight, w1)
-        return weight.reshape([s.stop - s.start for s in slices])
-    # "center": how far inside the tile the pixel is, along its worst axis.
-    grids = np.meshgrid(*dists, indexing="ij")
-    return np.minimum.reduce(grids) if len(grids) > 1 else grids[0]
+def _axis_profile(window: slice, length: int, blend: str, margin: int) -> np.ndarray:
+    """The weight along one axis of a window (``blend`` "uniform" or "smooth")."""
+    n = window.stop - window.start
+    if blend == "uniform":
+        return np.ones(n)
+    return blend_profile(n, left=window.start > 0, right=window.stop < length, margin=margin)
+
+
+def _tile_weight(slices: tuple[slice, ...], shape: tuple[int, ...], blend: str, margin: int):
+    """Weight of every pixel of one tile (see :func:`stitch`)."""
+    if blend != "center":  # a product of per-axis profiles
+        weight = np.ones(())
+        for s, n in zip(slices, shape, strict=True):
+            weight = np.multiply.outer(weight, _axis_profile(s, n, blend, margin))
+        return weight
+    # "center": how far inside the tile the pixel is (in pixels, >= 0.5), along its worst
+    # axis; window edges on the image border do not count
+    dists = []
+    for s, n in zip(slices, shape, strict=True):
+        pos = np.arange(s.stop - s.start) + 0.5
+        left = pos if s.start > 0 else np.full(pos.size, np.inf)
+        right = pos[::-1] if s.stop < n else np.full(pos.size, np.inf)
+        dists.append(np.minimum(left, right))
+    return np.minimum.reduce(np.meshgrid(*dists, indexing="ij"))
+
+
+def _grid_totals(slices, shape: tuple[int, ...], blend: str, margin: int):
+    """Per-axis sums of the weights when the windows form a grid (every row window with every
+    column window, as :func:`tile_slices` makes them); None otherwise.
+
+    Weights are products of per-axis profiles, so on a grid their sum at pixel ``(r, c)`` is
+    ``totals[0][r] * totals[1][c]``: each tile can be normalised as it comes, and no full-size
+    image of weight sums is needed.
+    """
+    per_axis = [sorted({(w[a].start, w[a].stop) for w in slices}) for a in range(len(shape))]
+    distinct = {tuple((w.start, w.stop) for w in window) for window in slices}
+    if len(distinct) != len(slices) or len(slices) != math.prod(len(p) for p in per_axis):
+        return None
+    totals = []
+    for axis, windows in enumerate(per_axis):
+        total = np.zeros(shape[axis])
+        for start, stop in windows:
+            total[start:stop] += _axis_profile(slice(start, stop), shape[axis], blend, margin)
+        totals.append(total)
+    return totals
 
 
 def stitch(
-    tiles: Sequence[Any],
+    tiles: Iterable[Any],
     slices: Sequence[tuple[slice, ...]],
     shape: Sequence[int],
     *,
     blend: str = "uniform",
+    margin: int = 0,
 ) -> np.ndarray:
     """Assemble per-tile arrays into one image, the inverse of cutting it with :func:`tile_slices`.
 
     Parameters
     ----------
-    tiles : sequence of arrays
-        One array per window. Its last ``len(shape)`` axes are spatial and match the window;
-        leading axes (e.g. channels of a network output ``(C, H, W)``) are kept as they are.
+    tiles : iterable of arrays
+        One array per window, in the order of ``slices``. Its last ``len(shape)`` axes are
+        spatial and match the window; leading axes (e.g. channels of a network output
+        ``(C, H, W)``) are kept as they are. Tiles are read one at a time, so a generator that
+        predicts them batch by batch never holds more than one batch.
     slices : sequence of tuple of slice
         The windows, e.g. from :func:`tile_slices`.
     shape : tuple of int
@@ -260,11 +331,15 @@ def stitch(
         How overlapping tiles are combined.
 
         - ``"uniform"``: plain average of all tiles covering a pixel.
-        - ``"smooth"``: weighted average; a tile's weight falls smoothly (raised cosine) to
-          almost zero at its edges inside the image, so seams between tiles disappear.
+        - ``"smooth"``: weighted average; a tile's weight is 0 within ``margin`` pixels of its
+          edges inside the image and rises smoothly (raised cosine, :func:`blend_profile`) to 1
+          at its centre, so seams between tiles disappear.
         - ``"center"``: no averaging; each pixel comes from the tile in which it lies
           farthest from an inner edge. The only choice for label images (averaging ids
           would invent new ones).
+    margin : int
+        For ``"smooth"``: pixels next to an inner tile edge that get no weight, the reach of a
+        network's zero padding. Tiles must then overlap by at least ``2 * margin``.
 
     Returns
     -------
@@ -272,75 +347,88 @@ def stitch(
         Array of shape ``leading_axes + shape`` with the tiles' dtype (integer tiles need
         ``blend="center"``).
 
-    Notes
-    -----
-    Convolutional networks see zero padding near a tile's edge, so their output there is
-    less reliable than in the tile's centre. ``"smooth"`` and ``"center"`` both trust the
-    centre more; with an overlap of about half the receptive field they give the same result
-    as predicting the whole image at once (notebook 05).
-
     Examples
     --------
     >>> import numpy as np
     >>> image = np.random.default_rng(0).random((3, 20, 30))  # channels first
-    >>> windows = tile_slices(image.shape[1:], 8, 3)
-    >>> tiles = [image[(slice(None),) + w] for w in windows]
-    >>> out = stitch(tiles, windows, image.shape[1:], blend="smooth")
+    >>> windows = tile_slices(image.shape[1:], 8, 4)
+    >>> tiles = (image[(slice(None),) + w] for w in windows)
+    >>> out = stitch(tiles, windows, image.shape[1:], blend="smooth", margin=2)
     >>> out.shape, bool(np.allclose(out, image))
     ((3, 20, 30), True)
     """
     shape = _as_shape(shape)
     check_choice(blend, "blend", BLEND_MODES)
-    if len(tiles) != len(slices):
-        raise ValueError(
-            f"`tiles` and `slices` must have the same length, got {len(tiles)} and {len(slices)}"
-        )
-    if len(tiles) == 0:
+    margin = check_int(margin, "margin", 0)
+    if len(slices) == 0:
         raise ValueError("`tiles` must contain at least one tile")
-    ndim = len(shape)
-    arrays = [check_array(t, "tiles") for t in tiles]
-    lead = arrays[0].shape[: arrays[0].ndim - ndim]
-    dtype = np.result_type(*[a.dtype for a in arrays])
-    if dtype.kind in "biu" and blend != "center":
-        raise ValueError(
-            f"integer tiles (dtype {dtype}) cannot be averaged without inventing new values; "
-            "use blend='center'"
-        )
-    for i, (a, s) in enumerate(zip(arrays, slices, strict=True)):
-        if len(s) != ndim:
-            raise ValueError(f"`slices[{i}]` must have {ndim} slices, got {len(s)}")
-        if any(sl.stop > n or sl.start < 0 for sl, n in zip(s, shape, strict=True)):
-            raise ValueError(f"`slices[{i}]` {s} lies outside an image of shape {shape}")
-        expected = lead + tuple(sl.stop - sl.start for sl in s)
-        if a.shape != expected:
-            raise ValueError(f"`tiles[{i}]` must have shape {expected}, got {a.shape}")
-
-    if blend == "center":
-        out = np.zeros(lead + shape, dtype=dtype)
-        best = np.full(shape, -np.inf)
-        for a, s in zip(arrays, slices, strict=True):
-            w = _tile_weight(s, shape, blend)
-            better = w > best[s]
-            best[s] = np.where(better, w, best[s])
-            region = out[(Ellipsis,) + s]
-            out[(Ellipsis,) + s] = np.where(better, a, region)
-        covered = best > -np.inf
-    else:
-        acc = np.zeros(lead + shape, dtype=np.float64)
-        total = np.zeros(shape, dtype=np.float64)
-        for a, s in zip(arrays, slices, strict=True):
-            w = (
-                np.ones([sl.stop - sl.start for sl in s])
-                if blend == "uniform"
-                else _tile_weight(s, shape, blend)
+    _check_windows(slices, shape)
+    totals = None if blend == "center" else _grid_totals(slices, shape, blend, margin)
+    out = best = total = None
+    tiles = iter(tiles)
+    for i, window in enumerate(slices):
+        tile = next(tiles, None)
+        if tile is None:
+            raise ValueError(
+                f"`tiles` and `slices` must have the same length, got {i} and {len(slices)}"
             )
-            acc[(Ellipsis,) + s] += a * w
-            total[s] += w
-        covered = total > 0
-        out = (acc / np.where(covered, total, 1.0)).astype(dtype, copy=False)
-    if not covered.all():
-        raise ValueError(f"the tiles leave {int((~covered).sum())} pixel(s) of `shape` uncovered")
-    return out
+        tile = _check_tile(tile, i, window, shape)
+        if out is None:
+            lead, dtype = tile.shape[: tile.ndim - len(shape)], tile.dtype
+            if dtype.kind in "biu" and blend != "center":
+                raise ValueError(
+                    f"integer tiles (dtype {dtype}) cannot be averaged without inventing new "
+                    "values; use blend='center'"
+                )
+            work = dtype if blend == "center" else np.result_type(dtype, np.float32)
+            out = np.zeros(lead + shape, dtype=work)
+            best = np.full(shape, -np.inf) if blend == "center" else None
+            total = np.zeros(shape) if blend != "center" and totals is None else None
+        elif tile.shape[: len(lead)] != lead or tile.ndim != len(lead) + len(shape):
+            raise ValueError(f"`tiles[{i}]` must have leading axes {lead}, got shape {tile.shape}")
+        weight = _tile_weight(window, shape, blend, margin)
+        if blend == "center":
+            better = weight > best[window]
+            best[window] = np.where(better, weight, best[window])
+            out[(Ellipsis, *window)] = np.where(better, tile, out[(Ellipsis, *window)])
+        elif totals is not None:  # normalised now: the weights of a pixel sum to 1
+            sums = np.ones(())
+            for axis, s in enumerate(window):
+                sums = np.multiply.outer(sums, totals[axis][s])
+            out[(Ellipsis, *window)] += tile * np.divide(weight, sums, where=sums > 0, out=sums)
+        else:
+            out[(Ellipsis, *window)] += tile * weight
+            total[window] += weight
+    if next(tiles, None) is not None:
+        raise ValueError(f"`tiles` must have the same length as `slices` ({len(slices)}), got more")
+    if totals is not None:  # on a grid, a pixel has weight if its row and its column have
+        n_uncovered = math.prod(shape) - math.prod(int((t > 0).sum()) for t in totals)
+    else:
+        n_uncovered = int((best == -np.inf).sum() if blend == "center" else (total == 0).sum())
+    if n_uncovered:
+        raise ValueError(
+            f"the tiles leave {n_uncovered} pixel(s) of `shape` uncovered (or without weight: "
+            "tiles must overlap by at least 2 * `margin`)"
+        )
+    if total is not None:
+        out /= total
+    return out.astype(dtype, copy=False)
+
+
+def _check_windows(slices, shape: tuple[int, ...]) -> None:
+    for i, window in enumerate(slices):
+        if len(window) != len(shape):
+            raise ValueError(f"`slices[{i}]` must have {len(shape)} slices, got {len(window)}")
+        if any(s.stop > n or s.start < 0 for s, n in zip(window, shape, strict=True)):
+            raise ValueError(f"`slices[{i}]` {window} lies outside an image of shape {shape}")
+
+
+def _check_tile(tile: Any, i: int, window: tuple[slice, ...], shape: tuple[int, ...]):
+    tile = check_array(tile, "tiles")
+    spatial = tuple(s.stop - s.start for s in window)
+    if tile.shape[tile.ndim - len(shape) :] != spatial:
+        raise ValueError(f"`tiles[{i}]` must have spatial shape {spatial}, got {tile.shape}")
+    return tile
 
 
 def center_crop(array: Any, size: int | Sequence[int]) -> np.ndarray:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import check_array, check_in_range
+from ._validate import check_array, check_in_range, check_int
 
 
 def integer_range(dtype) -> tuple[int, int]:
@@ -45,8 +45,7 @@ def levels(bits: int) -> int:
     >>> levels(8)
     256
     """
-    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not 1 <= bits <= 32:
-        raise ValueError(f"`bits` must be an integer between 1 and 32, got {bits!r}")
+    check_int(bits, "bits", 1, 32)
     return 2 ** int(bits)
 
 
@@ -83,8 +82,7 @@ def quantize(
     array([0, 1, 2, 2, 3], dtype=uint8)
     """
     image = check_array(image, "image", finite=True)
-    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not 1 <= bits <= 16:
-        raise ValueError(f"`bits` must be an integer between 1 and 16, got {bits!r}")
+    check_int(bits, "bits", 1, 16)
     lo = float(image.min()) if vmin is None else float(vmin)
     hi = float(image.max()) if vmax is None else float(vmax)
     if not hi > lo:

@@ -8,14 +8,17 @@ overlapping tiles, predicts a batch of tiles at a time and blends them into one 
 memory stays bounded whatever the image size: the full-resolution output is the only large
 array.
 
-Why overlap? A pixel near a tile's edge is computed partly from the zero padding beyond the edge
-instead of from the real neighbourhood the network would see in a whole-image prediction. The
-influence reaches as far as half the network's receptive field (notebook 06). With an overlap of
-at least twice that reach, every pixel can be taken from a tile in which it lies far enough
-from the edge, and the tiled result equals the whole-image prediction up to float rounding;
+The tiles are those of notebook 04: :func:`bioimage_course.patches.tile_slices` places them
+and :func:`bioimage_course.patches.stitch` blends the predicted tiles back. Why overlap? A
+pixel near a tile's edge is computed partly from the zero padding beyond the edge instead of
+from the real neighbourhood the network would see in a whole-image prediction. The influence
+reaches ``margin`` pixels, about half the network's receptive field (notebook 06). With an
+overlap of at least twice that reach (about the receptive field), every pixel lies at least
+``margin`` pixels inside some tile; blending gives the pixels nearer an inner edge no weight,
+and the tiled result equals the whole-image prediction up to float rounding.
 :func:`bioimage_course.receptive_field.recommended_overlap` computes that overlap and is the
-default. Blending with weights that fall smoothly to zero towards tile edges hides any
-remaining seams when a smaller overlap is chosen.
+default. With a smaller overlap the weights still fall smoothly towards tile edges, which
+hides most of the seams.
 
 :func:`predict_image` predicts a whole image at once (small images, and the reference the
 tiled result is compared with); :func:`instances_from_probability` turns a foreground
@@ -36,7 +39,6 @@ Examples
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -46,11 +48,12 @@ from skimage.measure import label as connected_components
 from skimage.segmentation import expand_labels
 from torch import nn
 
-from . import device as _device
-from ._validate import check_array, check_choice, check_in_range
-from .models import pad_to_multiple
+from ._validate import check_array, check_choice, check_in_range, check_int
+from .device import autocast, evaluating, get_device, prefers_channels_last, to_device
+from .models import input_channels, pad_to_multiple
 from .normalize import percentile_range
-from .training import prefers_channels_last
+from .patches import blend_profile, stitch, tile_slices  # noqa: F401 (re-exported)
+from .receptive_field import context_margin, recommended_overlap, size_multiple
 
 BLENDS = ("smooth", "uniform")
 OUTPUTS = ("probability", "logits")
@@ -59,22 +62,6 @@ OUTPUTS = ("probability", "logits")
 # ---------------------------------------------------------------------------------------------
 # Small helpers shared by whole-image and tiled prediction
 # ---------------------------------------------------------------------------------------------
-def _size_multiple(model: nn.Module) -> int:
-    """Height and width given to the model must be multiples of this (``2**depth``)."""
-    depth = getattr(model, "depth", None)
-    return 2**depth if isinstance(depth, int) else 1
-
-
-def _in_channels(model: nn.Module) -> int:
-    value = getattr(model, "in_channels", None)
-    if isinstance(value, int):
-        return value
-    for module in model.modules():
-        if isinstance(module, nn.Conv2d):
-            return module.in_channels
-    return 1
-
-
 def _channels_first(image: Any, channel_axis: int | None, n_channels: int) -> np.ndarray:
     """Return ``image`` as a (C, H, W) array (a view when possible)."""
     arr = check_array(image, "image", ndim=(2, 3), finite=True)
@@ -170,21 +157,14 @@ def predict_image(
     (5, 7)
     """
     check_choice(output, "output", OUTPUTS)
-    dev = _device.get_device(device)
-    arr = _channels_first(image, channel_axis, _in_channels(model))
+    dev = get_device(device)
+    arr = _channels_first(image, channel_axis, input_channels(model))
     x = torch.from_numpy(np.ascontiguousarray(_normalizer(arr, normalize)(arr)))[None]
-    x, crop = pad_to_multiple(x, _size_multiple(model))
+    x, crop = pad_to_multiple(x, _input_multiple(model))
     model.to(dev)
-    x = x.to(dev)
-    if prefers_channels_last(dev):
-        x = x.contiguous(memory_format=torch.channels_last)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode(), _device.autocast(dev):
-            y = _activation(model(x), output)
-    finally:
-        model.train(was_training)
+    x = to_device(x, dev, channels_last=prefers_channels_last(dev))
+    with evaluating(model), autocast(dev):
+        y = _activation(model(x), output)
     return _result(y[0][:, crop[0], crop[1]].cpu().numpy())
 
 
@@ -206,67 +186,62 @@ def default_overlap(model: nn.Module) -> tuple[int, int]:
     >>> default_overlap(UNet(depth=2, base_channels=2))
     (48, 23)
     """
-    from .receptive_field import context_margin, recommended_overlap
-
     try:
         return recommended_overlap(model), context_margin(model)
     except (TypeError, ValueError):
         return 64, 32
 
 
-def _window_starts(length: int, tile: int, step: int) -> list[int]:
-    """Starts of windows of size ``tile`` with stride ``step``; the last ends at ``length``."""
-    if tile >= length:
-        return [0]
-    n = math.ceil((length - tile) / step) + 1
-    return [min(i * step, length - tile) for i in range(n)]
+def _input_multiple(model: nn.Module) -> int:
+    """Height and width given to the model must be multiples of this (``2**depth``)."""
+    try:
+        return size_multiple(model)
+    except (TypeError, ValueError):  # a network the receptive-field analysis cannot read
+        return 1
 
 
-def blend_profile(n: int, *, left: bool, right: bool, margin: int, ramp: int) -> np.ndarray:
-    """The 1D blending weight across a tile of ``n`` pixels.
+def _tile_and_overlap(model, tile, overlap, multiple: int, shape) -> tuple[tuple, int, int]:
+    """Checked ``(tile_hw, overlap, margin)``; the tile is clipped to the (padded) image."""
+    tiles_hw = (tile, tile) if np.isscalar(tile) else tuple(tile)
+    if len(tiles_hw) != 2:
+        raise ValueError(f"`tile` must be an int or (height, width), got {tile!r}")
+    for t in tiles_hw:
+        check_int(t, "tile", 1)
+        if t % multiple:
+            raise ValueError(f"`tile` must be a multiple of 2**depth = {multiple}, got {tile!r}")
+    default, reach = default_overlap(model)
+    chosen = overlap is not None
+    overlap = check_int(overlap, "overlap", 0) if chosen else default
+    if overlap % multiple:
+        raise ValueError(f"`overlap` must be a multiple of 2**depth = {multiple}, got {overlap}")
+    tiles_hw = tuple(min(t, n) for t, n in zip(tiles_hw, shape, strict=True))
+    for t, n in zip(tiles_hw, shape, strict=True):
+        if t < n and overlap >= t:
+            if not chosen:
+                raise ValueError(
+                    f"`tile` {tile!r} is too small for this model: tiles must be larger than "
+                    f"the overlap its receptive field needs ({overlap} px); use at least "
+                    f"{overlap + multiple} or pass a smaller `overlap`"
+                )
+            raise ValueError(f"`overlap` must be smaller than `tile`, got {overlap} and {tile!r}")
+    return tiles_hw, overlap, min(reach, overlap // 2)
 
-    Zero for the ``margin`` pixels next to an inner edge (``left``/``right`` say which edges lie
-    inside the image), then a raised cosine ``sin(pi/2 * t)**2`` rising over ``ramp`` pixels to
-    1. Edges on the image border keep weight 1: no other tile can do better there.
 
-    Examples
-    --------
-    >>> blend_profile(8, left=True, right=False, margin=2, ramp=3).round(2)
-    array([0.  , 0.  , 0.15, 0.5 , 0.85, 1.  , 1.  , 1.  ])
-    """
-    k = np.arange(n, dtype=np.float64)
-
-    def rise(distance: np.ndarray) -> np.ndarray:
-        t = np.clip((distance - margin + 1) / (ramp + 1), 0.0, 1.0)
-        return np.where(distance < margin, 0.0, np.sin(0.5 * np.pi * t) ** 2)
-
-    w = np.ones(n)
-    if left:
-        w *= rise(k)
-    if right:
-        w *= rise(n - 1 - k)
-    return w
-
-
-def _axis_weights(length: int, tile: int, starts: list[int], margin: int, ramp: int):
-    """Per-window 1D weights along one axis, normalised so that they sum to 1 at every pixel.
-
-    Tiles form a grid (every row window with every column window), so the product of the row
-    and column weights of all tiles also sums to 1: no full-size weight-sum image is needed.
-    """
-    size = min(tile, length)
-    profiles = [
-        blend_profile(size, left=s > 0, right=s + size < length, margin=margin, ramp=ramp)
-        for s in starts
-    ]
-    total = np.zeros(length)
-    for s, p in zip(starts, profiles, strict=True):
-        total[s : s + size] += p
-    if not (total > 0).all():  # cannot happen when overlap >= 2 * margin; kept as a guard
-        raise RuntimeError("tile weights leave pixels uncovered; increase `overlap`")
-    return [
-        (p / total[s : s + size]).astype(np.float32) for s, p in zip(starts, profiles, strict=True)
-    ]
+def _predicted_tiles(model, arr, windows, *, batch_size, normalizer, output, device, bar):
+    """Yield the model's output for every window, computing ``batch_size`` tiles at a time."""
+    channels_last = prefers_channels_last(device)
+    with evaluating(model):
+        for first in range(0, len(windows), batch_size):
+            chunk = windows[first : first + batch_size]
+            x = torch.from_numpy(np.stack([normalizer(arr[(slice(None), *w)]) for w in chunk]))
+            if device.type == "cuda":
+                x = x.pin_memory()
+            x = to_device(x, device, channels_last=channels_last)
+            with autocast(device):
+                y = _activation(model(x), output).cpu().numpy()
+            if bar is not None:
+                bar.update(len(chunk))
+            yield from y
 
 
 def predict_tiled(
@@ -303,10 +278,11 @@ def predict_tiled(
     batch_size : int
         Tiles per forward pass.
     blend : {"smooth", "uniform"}
-        ``"smooth"``: each tile's weight is 0 within the padding's reach of an inner edge and
-        rises as a raised cosine through the rest of the overlap (with less overlap than twice
-        the reach, it rises over the middle half of the overlap instead). ``"uniform"``: plain
-        average of all tiles covering a pixel (MONAI's ``mode="constant"``).
+        How :func:`~bioimage_course.patches.stitch` combines overlapping tiles. ``"smooth"``:
+        each tile's weight is 0 within the padding's reach (``margin`` of
+        :func:`default_overlap`, at most half the overlap) of an inner edge and rises as a
+        raised cosine to the tile's centre. ``"uniform"``: plain average of all tiles covering
+        a pixel (MONAI's ``mode="constant"``).
     normalize : {None, "percentile"} or callable
         As for :func:`predict_image`, but computed per tile: percentiles are taken once over
         the whole image; a callable is applied to each tile (so it must not depend on the
@@ -327,9 +303,10 @@ def predict_tiled(
 
     Notes
     -----
-    Memory: one batch of input tiles and their outputs, plus the output array. The weights are
-    products of one row profile and one column profile, normalised per axis, so they sum to
-    one at every pixel by construction.
+    The tiling is :func:`~bioimage_course.patches.tile_slices` and the blending
+    :func:`~bioimage_course.patches.stitch` of notebook 04, with the network in between: tiles
+    are predicted one batch at a time and handed to ``stitch`` as they come, so memory holds
+    one batch of tiles plus the output.
 
     Exact agreement with :func:`predict_image` needs (i) overlap of at least twice the
     padding's reach (the default), (ii) tile origins on the pooling grid (tiles and overlap are
@@ -348,96 +325,28 @@ def predict_tiled(
     """
     check_choice(blend, "blend", BLENDS)
     check_choice(output, "output", OUTPUTS)
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"`batch_size` must be a positive int, got {batch_size!r}")
-    dev = _device.get_device(device)
-    multiple = _size_multiple(model)
-    arr = _channels_first(image, channel_axis, _in_channels(model))
+    check_int(batch_size, "batch_size", 1)
+    dev = get_device(device)
+    multiple = _input_multiple(model)
+    arr = _channels_first(image, channel_axis, input_channels(model))
     height, width = arr.shape[1:]
-
-    tiles_hw = (tile, tile) if isinstance(tile, (int, np.integer)) else tuple(tile)
-    if len(tiles_hw) != 2:
-        raise ValueError(f"`tile` must be an int or (height, width), got {tile!r}")
-    for t in tiles_hw:
-        check_in_range(t, "tile", 1)
-        if t % multiple:
-            raise ValueError(f"`tile` must be a multiple of 2**depth = {multiple}, got {tile!r}")
-    reach_default = None
-    if overlap is None:
-        overlap, reach_default = default_overlap(model)
-    check_in_range(overlap, "overlap", 0)
-    overlap = int(overlap)
-    if overlap % multiple:
-        raise ValueError(f"`overlap` must be a multiple of 2**depth = {multiple}, got {overlap}")
-
-    # Pad (a copy) only if the model could not take the image as it is.
-    pad_h, pad_w = -height % multiple, -width % multiple
-    if pad_h or pad_w:
+    if height % multiple or width % multiple:  # pad (a copy) only if the model needs it
         arr = pad_to_multiple(torch.from_numpy(np.ascontiguousarray(arr)), multiple)[0].numpy()
-    full_h, full_w = arr.shape[1:]
-    tile_h, tile_w = min(tiles_hw[0], full_h), min(tiles_hw[1], full_w)
-    for t, n in ((tile_h, full_h), (tile_w, full_w)):
-        if t < n and overlap >= t:
-            if reach_default is not None:
-                raise ValueError(
-                    f"`tile` {tile!r} is too small for this model: tiles must be larger than "
-                    f"the overlap its receptive field needs ({overlap} px); use at least "
-                    f"{overlap + multiple} or pass a smaller `overlap`"
-                )
-            raise ValueError(f"`overlap` must be smaller than `tile`, got {overlap} and {tile!r}")
-
-    # How far a tile edge's padding reaches decides the zero band; the ramp takes the rest.
-    if blend == "uniform":
-        margin, ramp = 0, 0
-    else:
-        reach = reach_default if reach_default is not None else default_overlap(model)[1]
-        margin = reach if overlap >= 2 * reach else overlap // 4
-        ramp = overlap - 2 * margin
-
-    row_starts = _window_starts(full_h, tile_h, tile_h - overlap)
-    col_starts = _window_starts(full_w, tile_w, tile_w - overlap)
-    row_w = _axis_weights(full_h, tile_h, row_starts, margin, ramp)
-    col_w = _axis_weights(full_w, tile_w, col_starts, margin, ramp)
-    windows = [(i, j) for i in range(len(row_starts)) for j in range(len(col_starts))]
-
-    normalizer = _normalizer(arr, normalize)
-    model.to(dev)
-    on_cuda = dev.type == "cuda"
-    channels_last = prefers_channels_last(dev)
-    out: np.ndarray | None = None
-    batch = np.empty((min(batch_size, len(windows)), arr.shape[0], tile_h, tile_w), np.float32)
-
+    tile_hw, overlap, margin = _tile_and_overlap(model, tile, overlap, multiple, arr.shape[1:])
+    windows = tile_slices(arr.shape[1:], tile_hw, overlap)
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(windows), desc="tiles", unit="tile")
-    was_training = model.training
-    model.eval()
+    model.to(dev)
+    tiles = _predicted_tiles(
+        model, arr, windows, batch_size=batch_size, normalizer=_normalizer(arr, normalize),
+        output=output, device=dev, bar=bar,
+    )  # fmt: skip
     try:
-        with torch.inference_mode():
-            for first in range(0, len(windows), batch_size):
-                chunk = windows[first : first + batch_size]
-                for b, (i, j) in enumerate(chunk):
-                    r, c = row_starts[i], col_starts[j]
-                    batch[b] = normalizer(arr[:, r : r + tile_h, c : c + tile_w])
-                x = torch.from_numpy(batch[: len(chunk)])
-                if on_cuda:
-                    x = x.pin_memory().to(dev, non_blocking=True)
-                if channels_last:
-                    x = x.contiguous(memory_format=torch.channels_last)
-                with _device.autocast(dev):
-                    y = _activation(model(x), output).cpu().numpy()
-                if out is None:
-                    out = np.zeros((y.shape[1], full_h, full_w), np.float32)
-                for b, (i, j) in enumerate(chunk):
-                    r, c = row_starts[i], col_starts[j]
-                    weight = np.outer(row_w[i], col_w[j])
-                    out[:, r : r + tile_h, c : c + tile_w] += y[b] * weight
-                if bar is not None:
-                    bar.update(len(chunk))
+        out = stitch(tiles, windows, arr.shape[1:], blend=blend, margin=margin)
     finally:
-        model.train(was_training)
         if bar is not None:
             bar.close()
     return _result(out[:, :height, :width])

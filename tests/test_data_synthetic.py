@@ -25,7 +25,8 @@ from bioimage_course.data import (
     render_nuclei,
     snr_of,
 )
-from bioimage_course.data.synthetic import N_ANGLES, _largest_pieces
+from bioimage_course.data.synthetic import N_ANGLES
+from bioimage_course.data.synthetic.raster import _largest_pieces
 from bioimage_course.io import read_tiff, write_tiff
 
 # A flat, noise-free-looking nucleus model: every nucleus pixel has the same expected signal.
@@ -541,9 +542,9 @@ def test_stain_can_change_at_render_time():
         (dict(pixel_size_um=0), ValueError, "`pixel_size_um` must be > 0"),
         (dict(eccentricity=(0, 1.0)), ValueError, "`eccentricity` must be in"),
         (dict(nucleoli=(0, 9)), ValueError, "`nucleoli` must be a"),
-        (dict(bit_depth=17), ValueError, "`bit_depth` must be in"),
-        (dict(bit_depth=10.5), ValueError, "`bit_depth` must be an int"),
-        (dict(n_nuclei=-1), ValueError, "`n_nuclei` must be None or an int"),
+        (dict(bit_depth=17), ValueError, r"`bit_depth` must be an int in \[1, 16\], got 17"),
+        (dict(bit_depth=10.5), TypeError, "`bit_depth` must be an int, got 10.5"),
+        (dict(n_nuclei=-1), ValueError, "`n_nuclei` must be an int >= 0, got -1"),
         (dict(snr=0), ValueError, "`snr` must be > 0"),
         (dict(shading=0.95), ValueError, "`shading` must be in"),
         (dict(diametre_um=3), TypeError, "did you mean 'diameter_um'"),
@@ -569,8 +570,31 @@ def test_defaults_are_documented_and_presets_valid():
     doc = NucleiParams.__doc__
     for name in NucleiParams.__dataclass_fields__:
         assert f"    {name} :" in doc, name
-    for name in PRESETS:
-        assert isinstance(nuclei_params(name), NucleiParams)
+
+
+def test_presets_make_what_they_promise():
+    """Each preset changes the sample or the acquisition the way its description says."""
+
+    def scenes(preset):
+        return [make_scene((256, 256), preset=preset, rng=seed) for seed in range(3)]
+
+    def per_mm2(preset):
+        px = nuclei_params(preset).pixel_size_um
+        return np.mean([len(s) / (256 * px) ** 2 * 1e6 for s in scenes(preset)])
+
+    def fraction(preset, kind):
+        return np.mean([np.mean(s.kind == kind) for s in scenes(preset)])
+
+    default = nuclei_params()
+    assert snr_of(nuclei_params("low_snr")) < snr_of(default) / 3  # a few photons only
+    assert snr_of(nuclei_params("easy")) > snr_of(default)
+    assert fraction("easy", 1) == 0  # well separated: nobody touches
+    assert per_mm2("easy") < per_mm2(None) < per_mm2("crowded")  # a dense colony
+    assert fraction("crowded", 1) > 2 * fraction(None, 1)  # most nuclei touch
+    assert fraction(None, 2) == 0 < fraction("dividing", 2)  # second daughters of divisions
+    large = nuclei_params("large_objects")
+    diameters_px = np.concatenate([s.diameter_um for s in scenes("large_objects")])
+    assert np.median(diameters_px) / large.pixel_size_um >= 70  # 70-120 pixels across
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])

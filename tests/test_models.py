@@ -158,7 +158,7 @@ def test_errors():
         UNet(dropout=1.0)
     with pytest.raises(TypeError, match="`depth` must be an int"):
         UNet(depth=2.0)
-    with pytest.raises(ValueError, match="`base_channels` must be >= 1"):
+    with pytest.raises(ValueError, match="`base_channels` must be an int >= 1, got 0"):
         UNet(base_channels=0)
     with pytest.raises(ValueError, match="`input_shape` must be"):
         model.summary((32, 32))
@@ -189,7 +189,7 @@ def test_pad_to_multiple_lets_any_size_through_the_model():
         y = model(padded)[..., crop[0], crop[1]]
     assert y.shape == x.shape
     assert pad_to_multiple(torch.zeros(2, 8, 8), 4)[0].shape == (2, 8, 8)
-    with pytest.raises(ValueError, match="`multiple` must be a positive int"):
+    with pytest.raises(ValueError, match="`multiple` must be an int >= 1, got 0"):
         pad_to_multiple(x, 0)
 
 

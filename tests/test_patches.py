@@ -89,7 +89,7 @@ def test_random_patch_errors():
         random_patch((10, 10), 4, labels=np.zeros((10, 10)), foreground_prob=0.5)
     with pytest.raises(ValueError, match="`shape` must be 1 to 3 positive sizes"):
         random_patch((10, 0), 1)
-    with pytest.raises(ValueError, match="`patch_size` must be >= 1"):
+    with pytest.raises(ValueError, match="`patch_size` must be an int >= 1, got 0"):
         random_patch((10, 10), 0)
 
 
@@ -133,9 +133,9 @@ def test_tiles_cover_the_image_with_full_tiles_and_the_requested_overlap(shape, 
 def test_tile_slices_errors():
     with pytest.raises(ValueError, match="`overlap` must be smaller than `tile`, got 4 and 4"):
         tile_slices((10, 10), 4, 4)
-    with pytest.raises(ValueError, match="`overlap` must be >= 0"):
+    with pytest.raises(ValueError, match="`overlap` must be an int >= 0, got -1"):
         tile_slices((10, 10), 4, -1)
-    with pytest.raises(ValueError, match="`tile` must be whole numbers of pixels"):
+    with pytest.raises(TypeError, match="`tile` must be an int, got 4.5"):
         tile_slices((10, 10), 4.5, 1)
 
 
@@ -209,7 +209,11 @@ def test_stitch_errors():
         stitch(parts, tiles, (8, 8), blend="max")
     with pytest.raises(ValueError, match="must have the same length, got 3 and 4"):
         stitch(parts[:3], tiles, (8, 8))
-    with pytest.raises(ValueError, match=r"`tiles\[1\]` must have shape \(4, 4\), got \(4, 3\)"):
+    with pytest.raises(ValueError, match=r"the same length as `slices` \(4\), got more"):
+        stitch(parts + parts[:1], tiles, (8, 8))
+    with pytest.raises(
+        ValueError, match=r"`tiles\[1\]` must have spatial shape \(4, 4\), got \(4, 3\)"
+    ):
         stitch([parts[0], np.zeros((4, 3))] + parts[2:], tiles, (8, 8))
     with pytest.raises(ValueError, match="use blend='center'"):
         stitch([p.astype(int) for p in parts], tiles, (8, 8))
@@ -219,6 +223,33 @@ def test_stitch_errors():
         stitch(parts, tiles, (6, 8))
     with pytest.raises(ValueError, match="at least one tile"):
         stitch([], [], (8, 8))
+    with pytest.raises(ValueError, match="must overlap by at least 2 \\* `margin`"):
+        stitch(parts, tiles, (8, 8), blend="smooth", margin=1)  # no overlap at all
+    with pytest.raises(ValueError, match="`margin` must be an int >= 0, got -1"):
+        stitch(parts, tiles, (8, 8), blend="smooth", margin=-1)
+
+
+def test_smooth_stitch_ignores_the_margin_band_of_inner_edges():
+    """Tiles corrupted within `margin` of their inner edges (what zero padding does to a
+    network's output) still stitch back exactly, as long as they overlap by 2 * margin."""
+    image = np.random.default_rng(1).random((30, 41))
+    margin = 3
+    windows = tile_slices(image.shape, 12, 2 * margin)
+    corrupted = []
+    for w in windows:
+        tile = image[w].copy()
+        for axis, s in enumerate(w):
+            band = [slice(None), slice(None)]
+            if s.start > 0:
+                band[axis] = slice(0, margin)
+                tile[tuple(band)] = -100.0
+            if s.stop < image.shape[axis]:
+                band[axis] = slice(tile.shape[axis] - margin, None)
+                tile[tuple(band)] = -100.0
+        corrupted.append(tile)
+    out = stitch(iter(corrupted), windows, image.shape, blend="smooth", margin=margin)
+    np.testing.assert_allclose(out, image)
+    assert np.abs(stitch(corrupted, windows, image.shape, blend="smooth") - image).max() > 1
 
 
 def test_center_crop():

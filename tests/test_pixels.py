@@ -59,15 +59,15 @@ def test_saturation_respects_detector_bit_depth():
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "match"),
+    ("kwargs", "error", "match"),
     [
-        ({"bits": 0}, "between 1 and 16"),
-        ({"bits": 2.5}, "between 1 and 16"),
-        ({"bits": 8, "vmin": 1, "vmax": 1}, "greater than `vmin`"),
+        ({"bits": 0}, ValueError, r"`bits` must be an int in \[1, 16\], got 0"),
+        ({"bits": 2.5}, TypeError, "`bits` must be an int, got 2.5"),
+        ({"bits": 8, "vmin": 1, "vmax": 1}, ValueError, "greater than `vmin`"),
     ],
 )
-def test_quantize_errors(kwargs, match):
-    with pytest.raises(ValueError, match=match):
+def test_quantize_errors(kwargs, error, match):
+    with pytest.raises(error, match=match):
         pixels.quantize(np.arange(4.0), **kwargs)
     with pytest.raises(ValueError, match="finite"):
         pixels.quantize(np.array([0.0, np.nan]), 8)

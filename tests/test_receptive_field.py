@@ -227,12 +227,13 @@ def test_unet_interpolation_textbook_is_the_average(depth):
 
 
 def test_concatenated_branches_take_the_union():
-    from bioimage_course.receptive_field import _back, _Chain, _Concat, _Op
+    from bioimage_course.receptive_field.exact import input_indices
+    from bioimage_course.receptive_field.graph import Chain, Concat, Op
 
-    left = _Op("conv", kernel=2, padding=3)  # output o reads o-3, o-2
-    right = _Op("conv", kernel=3, padding=-4)  # reads o+4 .. o+6
-    graph = _Chain((_Op("conv", kernel=3, padding=1), _Concat((left, _Chain((right,))))))
-    assert _back(graph, np.array([10])).tolist() == [6, 7, 8, 9, 13, 14, 15, 16, 17]
+    left = Op("conv", kernel=2, padding=3)  # output o reads o-3, o-2
+    right = Op("conv", kernel=3, padding=-4)  # reads o+4 .. o+6
+    graph = Chain((Op("conv", kernel=3, padding=1), Concat((left, Chain((right,))))))
+    assert input_indices(graph, np.array([10])).tolist() == [6, 7, 8, 9, 13, 14, 15, 16, 17]
 
 
 def test_unet_depth_zero_is_two_convs_and_the_head():
@@ -462,7 +463,7 @@ def test_bad_arguments():
         dependency_mask(model, (0, 0), input_shape=8)
     with pytest.raises(ValueError, match=r"`channel` must be in \[0, 0\]"):
         dependency_mask(model, (0, 0), input_shape=(8, 8), channel=1)
-    with pytest.raises(ValueError, match="`n_samples` must be a positive int"):
+    with pytest.raises(ValueError, match="`n_samples` must be an int >= 1, got 0"):
         effective_receptive_field(model, input_shape=(8, 8), n_samples=0)
     with pytest.raises(ValueError, match="`mass` must be in"):
         erf_radius(np.ones((3, 3)), mass=0)

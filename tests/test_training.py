@@ -168,16 +168,26 @@ def test_early_stopping():
     assert history.metric == "constant_metric"
 
 
-@pytest.mark.parametrize("schedule", ["cosine", "onecycle", "step", "plateau"])
+@pytest.mark.parametrize("schedule", ["cosine", "onecycle", "step"])
 def test_schedules_change_the_learning_rate(schedule):
     history = fit(
         _model(), _pairs(8), _pairs(2, 1), epochs=4, batch_size=4, lr=0.1, schedule=schedule,
         optimizer="sgd", **QUIET,
     )  # fmt: skip
-    if schedule == "plateau":
-        assert all(lr <= 0.1 for lr in history.lr)
-    else:
-        assert history.lr[-1] < 0.1 * 0.99
+    assert history.lr[-1] < 0.1 * 0.99
+
+
+def test_plateau_schedule_lowers_the_rate_after_epochs_without_improvement():
+    def constant_metric(y_true, prob):
+        return 0.5  # the first epoch is the best; every later one is "no improvement"
+
+    history = fit(
+        _model(), _pairs(8), _pairs(2, 1), epochs=6, batch_size=4, lr=0.1, schedule="plateau",
+        optimizer="sgd", metric=constant_metric, **QUIET,
+    )  # fmt: skip
+    # ReduceLROnPlateau(patience=3, factor=0.3): the 4th epoch without improvement (epoch 5)
+    # multiplies the rate by 0.3
+    np.testing.assert_allclose(history.lr, [0.1, 0.1, 0.1, 0.1, 0.03, 0.03])
 
 
 def test_schedule_shapes():
@@ -223,9 +233,25 @@ def test_loss_options_and_custom_loss():
     )  # fmt: skip
     assert h_pw.train_loss[0] > h.train_loss[0]
     mse = lambda logits, target: ((torch.sigmoid(logits) - target) ** 2).mean()  # noqa: E731
-    # a custom loss is not restricted to 0/1 targets
+    # a custom loss is not restricted to 0/1 targets; with one batch per epoch the recorded
+    # loss is the custom loss of the initial model on all items
     soft = [(im, m * 0.5) for im, m in pairs]
-    assert fit(_model(), soft, epochs=1, batch_size=4, loss=mse, **QUIET).train_loss[0] > 0
+    images = torch.stack([torch.from_numpy(im)[None] for im, _ in soft])
+    targets = torch.stack([torch.from_numpy(m)[None] for _, m in soft])
+    with torch.no_grad():
+        expected = mse(_model()(images), targets).item()
+    recorded = fit(_model(), soft, epochs=1, batch_size=4, loss=mse, **QUIET).train_loss[0]
+    assert recorded == pytest.approx(expected, rel=1e-5)
+
+
+def test_fit_leaves_the_memory_layout_as_it_came():
+    model = _model()
+    fit(model, _pairs(4), epochs=1, batch_size=2, channels_last=True, **QUIET)
+    assert all(p.is_contiguous() for p in model.parameters())
+    model = _model().to(memory_format=torch.channels_last)
+    fit(model, _pairs(4), epochs=1, batch_size=2, channels_last=True, **QUIET)
+    weights = [p for p in model.parameters() if p.ndim == 4 and p.shape[1] > 1]
+    assert all(p.is_contiguous(memory_format=torch.channels_last) for p in weights)
 
 
 class _Patches(Dataset):
@@ -338,8 +364,10 @@ def test_error_bad_options():
     pairs = _pairs(2)
     with pytest.raises(ValueError, match="`optimizer` must be one of 'adam', 'adamw', 'sgd'"):
         fit(_model(), pairs, optimizer="rmsprop", **QUIET)
-    with pytest.raises(ValueError, match="`epochs` must be a positive int"):
+    with pytest.raises(ValueError, match="`epochs` must be an int >= 1, got 0"):
         fit(_model(), pairs, epochs=0, **QUIET)
+    with pytest.raises(TypeError, match="`batch_size` must be an int, got 2.0"):
+        fit(_model(), pairs, batch_size=2.0, **QUIET)
     with pytest.raises(ValueError, match="`lr` must be > 0"):
         fit(_model(), pairs, lr=0, **QUIET)
     with pytest.raises(ValueError, match="`schedule` must be one of"):

@@ -6,8 +6,8 @@ Introduced in notebook 01 (digital images); every later notebook draws its image
   units, presets); :func:`make_scene` + :func:`render_nuclei` image one sample several ways
   (pixel size, blur, brightness, noise: domain shift on demand).
 - :mod:`~bioimage_course.data.multidim`: channels, z-stacks and time series, with axes.
-- :mod:`~bioimage_course.data.datasets`: torch datasets (in memory, folders, synthetic) and
-  train/validation/test splits that cannot leak an image.
+- :mod:`~bioimage_course.data.datasets`: torch datasets (in memory, folders, synthetic);
+  :mod:`~bioimage_course.data.splits`: train/validation/test splits that cannot leak an image.
 - :mod:`~bioimage_course.data.download`: real data sets (DSB 2018, BBBC039), verified downloads,
   and the synthetic fallback used by notebooks when offline.
 - :mod:`~bioimage_course.data.sample`: the small sample data set in ``data/``.
@@ -20,17 +20,7 @@ Examples
 ((64, 64), dtype('int32'))
 """
 
-from .datasets import (
-    FolderDataset,
-    PairDataset,
-    SyntheticNucleiDataset,
-    SyntheticNucleiStream,
-    check_disjoint,
-    image_hash,
-    load_folder,
-    split_indices,
-    split_pairs,
-)
+from .datasets import FolderDataset, PairDataset, SyntheticNucleiDataset, load_folder
 from .download import (
     REGISTRY,
     ChecksumError,
@@ -48,6 +38,7 @@ from .multidim import (
     make_nuclei_timelapse,
     make_nuclei_zstack,
 )
+from .splits import check_disjoint, image_hash, split_indices, split_pairs
 from .synthetic import (
     PRESETS,
     NucleiParams,
@@ -87,7 +78,6 @@ __all__ = [
     "RemoteFile",
     "SyntheticImage",
     "SyntheticNucleiDataset",
-    "SyntheticNucleiStream",
     "cache_dir",
     "check_disjoint",
     "download",

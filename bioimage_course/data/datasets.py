@@ -38,23 +38,22 @@ Examples
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, IterableDataset, get_worker_info
+from torch.utils.data import Dataset
 
-from .._validate import as_rng, check_array, check_in_range, check_labels
+from .._validate import as_rng, check_array, check_in_range, check_int, check_labels
+from .splits import check_disjoint, image_hash, split_indices, split_pairs
 from .synthetic import PRESETS, NucleiParams, make_nuclei, random_nuclei_params
 
 __all__ = [
     "PairDataset",
     "FolderDataset",
     "SyntheticNucleiDataset",
-    "SyntheticNucleiStream",
     "load_folder",
     "split_indices",
     "split_pairs",
@@ -97,13 +96,12 @@ class _PairsDataset(Dataset):
             raise TypeError(f"`normalize` must be callable or None, got {type(normalize).__name__}")
         if not callable(target) and target not in TARGETS:
             raise ValueError(f"`target` must be 'mask', 'labels' or a callable, got {target!r}")
-        if seed is not None and (not float(seed).is_integer() or seed < 0):
-            raise ValueError(f"`seed` must be None or an int >= 0, got {seed!r}")
+        if seed is not None:
+            check_int(seed, "seed", 0)
         if patch_size is None and foreground_prob:
             raise ValueError("`foreground_prob` needs a `patch_size`")
         check_in_range(foreground_prob, "foreground_prob", 0, 1)
-        if not float(patches_per_image).is_integer() or patches_per_image < 1:
-            raise ValueError(f"`patches_per_image` must be an int >= 1, got {patches_per_image!r}")
+        check_int(patches_per_image, "patches_per_image", 1)
         self.patch_size = patch_size
         self.foreground_prob = float(foreground_prob)
         self.patches_per_image = int(patches_per_image)
@@ -115,8 +113,7 @@ class _PairsDataset(Dataset):
 
     def set_epoch(self, epoch: int) -> None:
         """Use the random patches/augmentations of ``epoch`` (with an integer ``seed``)."""
-        if not float(epoch).is_integer() or epoch < 0:
-            raise ValueError(f"`epoch` must be an int >= 0, got {epoch!r}")
+        check_int(epoch, "epoch", 0)
         self.epoch = int(epoch)
 
     def _rng(self, index: int) -> np.random.Generator:
@@ -127,7 +124,7 @@ class _PairsDataset(Dataset):
     def _n_images(self) -> int:
         raise NotImplementedError
 
-    def _pair(self, i: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def _image_and_labels(self, i: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
 
     def __len__(self) -> int:
@@ -139,7 +136,7 @@ class _PairsDataset(Dataset):
             raise IndexError(f"index {index} is out of range for a dataset of length {n}")
         index = index % n
         rng = self._rng(index)
-        image, labels = self._pair(index // self.patches_per_image, rng)
+        image, labels = self._image_and_labels(index // self.patches_per_image, rng)
         return self.prepare(image, labels, rng=rng)
 
     def prepare(
@@ -177,7 +174,15 @@ class _PairsDataset(Dataset):
         )
 
 
-_OPTIONS_DOC = """
+class PairDataset(_PairsDataset):
+    """Images and label images held in memory.
+
+    Parameters
+    ----------
+    images : sequence of arrays
+        2D images (rows, columns) or channels-first 3D images (channels, rows, columns).
+    labels : sequence of int arrays
+        One 2D label image per image (0 = background).
     patch_size : int or (int, int), optional
         Crop a random patch of this size from each image (``None``: whole images, which must
         then all have the same shape to be batched).
@@ -199,22 +204,7 @@ _OPTIONS_DOC = """
     seed : int, optional
         Makes example ``i`` a fixed function of ``(seed, epoch, i)``; ``None`` draws fresh
         randomness on every access.
-"""
 
-
-class PairDataset(_PairsDataset):
-    __doc__ = (
-        """Images and label images held in memory.
-
-    Parameters
-    ----------
-    images : sequence of arrays
-        2D images (rows, columns) or channels-first 3D images (channels, rows, columns).
-    labels : sequence of int arrays
-        One 2D label image per image (0 = background).
-"""
-        + _OPTIONS_DOC
-        + """
     Examples
     --------
     >>> import numpy as np
@@ -223,7 +213,6 @@ class PairDataset(_PairsDataset):
     >>> float(mask.sum())
     8.0
     """
-    )
 
     def __init__(self, images: Sequence[Any], labels: Sequence[Any], **options: Any) -> None:
         super().__init__(**options)
@@ -242,7 +231,7 @@ class PairDataset(_PairsDataset):
     def _n_images(self) -> int:
         return len(self.images)
 
-    def _pair(self, i: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def _image_and_labels(self, i: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         return self.images[i], self.labels[i]
 
 
@@ -296,10 +285,6 @@ def load_folder(
         Names of the sub-folders.
     with_pixel_size : bool
         Also return each image's pixel size in um (from its metadata; None when absent).
-
-    Returns
-    -------
-    list of (image, labels) or (image, labels, pixel_size_um), sorted by file name
 
     Raises
     ------
@@ -356,8 +341,7 @@ def load_folder(
 
 
 class FolderDataset(PairDataset):
-    __doc__ = (
-        """Pairs read from ``root/images`` and ``root/masks`` (matched by file name) into memory.
+    """Pairs read from ``root/images`` and ``root/masks`` (matched by file name) into memory.
 
     Parameters
     ----------
@@ -365,9 +349,10 @@ class FolderDataset(PairDataset):
         Folder with the ``images`` and ``masks`` sub-folders (see :func:`load_folder`).
     images, masks : str
         Names of the sub-folders.
-"""
-        + _OPTIONS_DOC
-        + """
+    **options
+        ``patch_size``, ``foreground_prob``, ``patches_per_image``, ``transform``,
+        ``normalize``, ``target``, ``seed``: as for :class:`PairDataset`.
+
     Attributes
     ----------
     names : list of str
@@ -384,7 +369,6 @@ class FolderDataset(PairDataset):
     >>> len(ds) == len(ds.names), tuple(ds[0][0].shape)
     (True, (1, 64, 64))
     """
-    )
 
     def __init__(
         self, root: str | Path, *, images: str = "images", masks: str = "masks", **options: Any
@@ -408,8 +392,7 @@ def _params_for(params: Any, rng: np.random.Generator) -> dict[str, Any]:
 
 
 class SyntheticNucleiDataset(_PairsDataset):
-    __doc__ = (
-        """Synthetic nuclei generated on the fly: example ``i`` is always the same image.
+    """Synthetic nuclei generated on the fly: example ``i`` is always the same image.
 
     Parameters
     ----------
@@ -427,13 +410,12 @@ class SyntheticNucleiDataset(_PairsDataset):
     resample_each_epoch : bool
         False (default): a fixed data set (the same ``length`` images every epoch, good for
         validation). True: new images every epoch after ``set_epoch`` (an endless supply).
-"""
-        + _OPTIONS_DOC.replace(
-            "    seed : int, optional\n        Makes example ``i`` a fixed function of "
-            "``(seed, epoch, i)``; ``None`` draws fresh\n        randomness on every access.\n",
-            "    seed : int\n        Seed of the images and patches (default 0).\n",
-        )
-        + """
+    seed : int
+        Seed of the images and patches (default 0).
+    **options
+        ``patch_size``, ``foreground_prob``, ``patches_per_image``, ``transform``,
+        ``normalize``, ``target``: as for :class:`PairDataset`.
+
     Examples
     --------
     >>> ds = SyntheticNucleiDataset(4, shape=(48, 48), preset="easy", seed=1)
@@ -442,7 +424,6 @@ class SyntheticNucleiDataset(_PairsDataset):
     >>> bool((a == b).all()), tuple(a.shape)
     (True, (1, 48, 48))
     """
-    )
 
     def __init__(
         self,
@@ -458,8 +439,7 @@ class SyntheticNucleiDataset(_PairsDataset):
         if seed is None:
             raise ValueError("`seed` must be an int >= 0 for a synthetic dataset, got None")
         super().__init__(seed=seed, **options)
-        if not float(length).is_integer() or length < 1:
-            raise ValueError(f"`length` must be an int >= 1, got {length!r}")
+        check_int(length, "length", 1)
         if preset is not None and preset not in PRESETS:
             raise ValueError(
                 f"`preset` must be one of {', '.join(map(repr, PRESETS))}, got {preset!r}"
@@ -484,229 +464,5 @@ class SyntheticNucleiDataset(_PairsDataset):
         kwargs = _params_for(self.params, rng)
         return make_nuclei(self.shape, preset=self.preset, rng=rng, **kwargs)
 
-    def _pair(self, i: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def _image_and_labels(self, i: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         return self.generate(i)
-
-
-class SyntheticNucleiStream(IterableDataset):
-    """An endless stream of synthetic examples, split between DataLoader workers.
-
-    Worker ``w`` of ``W`` yields examples ``w, w + W, w + 2W, ...`` of an (unbounded)
-    :class:`SyntheticNucleiDataset` with ``resample_each_epoch=False``, so the stream is the same
-    for the same seed and number of workers. Stop it with ``itertools.islice`` or a step count.
-
-    Parameters
-    ----------
-    **kwargs
-        Everything :class:`SyntheticNucleiDataset` accepts except ``length``.
-
-    Examples
-    --------
-    >>> from itertools import islice
-    >>> stream = SyntheticNucleiStream(shape=(32, 32), preset="easy", seed=0)
-    >>> [tuple(x.shape) for x, _ in islice(stream, 2)]
-    [(1, 32, 32), (1, 32, 32)]
-    """
-
-    def __init__(self, **kwargs: Any) -> None:
-        if "length" in kwargs:
-            raise TypeError("a stream has no `length`; use SyntheticNucleiDataset for a fixed one")
-        self.dataset = SyntheticNucleiDataset(2**62, **kwargs)
-
-    def __iter__(self):
-        info = get_worker_info()
-        start, step = (0, 1) if info is None else (info.id, info.num_workers)
-        i = start
-        while True:
-            yield self.dataset[i]
-            i += step
-
-
-# ---------------------------------------------------------------------------------------------
-# Splitting without leaks
-# ---------------------------------------------------------------------------------------------
-
-
-def image_hash(image: Any) -> str:
-    """A fingerprint of an image's content (dtype, shape and values): equal images, equal hash.
-
-    >>> import numpy as np
-    >>> image_hash(np.zeros((2, 2))) == image_hash(np.zeros((2, 2)))
-    True
-    """
-    arr = np.ascontiguousarray(np.asarray(image))
-    h = hashlib.sha1(f"{arr.dtype.str}{arr.shape}".encode())
-    h.update(arr.tobytes())
-    return h.hexdigest()
-
-
-def _fractions(fractions: Sequence[float]) -> np.ndarray:
-    try:
-        f = np.array([float(x) for x in fractions])
-    except (TypeError, ValueError):
-        raise TypeError(f"`fractions` must be a sequence of numbers, got {fractions!r}") from None
-    if f.size < 1 or (f < 0).any() or f.sum() <= 0:
-        raise ValueError(f"`fractions` must be numbers >= 0 with a positive sum, got {fractions!r}")
-    return f / f.sum()
-
-
-def split_indices(
-    n: int,
-    fractions: Sequence[float] = (0.7, 0.15, 0.15),
-    *,
-    rng: Any = None,
-    groups: Sequence[Any] | None = None,
-) -> tuple[np.ndarray, ...]:
-    """Split ``n`` items into disjoint index sets, keeping every group within one split.
-
-    Parameters
-    ----------
-    n : int
-        Number of items (images).
-    fractions : sequence of float
-        Relative sizes of the splits, e.g. ``(0.7, 0.15, 0.15)`` or ``(8, 1, 1)`` (normalised to
-        sum 1).
-    rng : None, int or numpy.random.Generator
-        Shuffles the items (groups) before splitting.
-    groups : sequence, optional
-        A group id per item (e.g. the field of view, slide or animal it comes from). All items
-        of a group land in the same split, so no group is both trained and tested on.
-
-    Returns
-    -------
-    tuple of ndarray
-        One sorted index array per split; together they hold every index exactly once.
-
-    Notes
-    -----
-    Groups are dealt out largest first, each to the split furthest below its share, so the
-    item counts come close to the fractions (exactly, with largest-remainder rounding, when
-    every group has one item).
-
-    Examples
-    --------
-    >>> train, val, test = split_indices(10, (0.6, 0.2, 0.2), rng=0)
-    >>> len(train), len(val), len(test)
-    (6, 2, 2)
-    >>> a, b = split_indices(4, (0.5, 0.5), rng=0, groups=["x", "x", "y", "y"])
-    >>> sorted(map(len, (a, b)))
-    [2, 2]
-    """
-    if not float(n).is_integer() or n < 0:
-        raise ValueError(f"`n` must be an int >= 0, got {n!r}")
-    n = int(n)
-    f = _fractions(fractions)
-    rng = as_rng(rng)
-    if groups is None:
-        group_of = np.arange(n)
-    else:
-        groups = list(groups)
-        if len(groups) != n:
-            raise ValueError(f"`groups` must have one entry per item ({n}), got {len(groups)}")
-        _, group_of = np.unique(np.array(groups, dtype=object).astype(str), return_inverse=True)
-    n_groups = int(group_of.max()) + 1 if n else 0
-    # deal out large groups first (equal sizes in random order): the counts come out closest
-    shuffled = rng.permutation(n_groups)
-    sizes_all = np.bincount(group_of, minlength=n_groups)
-    order = shuffled[np.argsort(-sizes_all[shuffled], kind="stable")]
-    sizes = sizes_all[order]
-    # item count targets, by largest remainder
-    target = f * n
-    counts = np.floor(target).astype(int)
-    counts[np.argsort(-(target - counts), kind="stable")[: n - counts.sum()]] += 1
-    split_of_group = np.empty(n_groups, int)
-    filled = np.zeros(f.size, int)
-    for g, size in zip(order, sizes, strict=True):
-        split = int(np.argmax(counts - filled))  # the split furthest below its target
-        split_of_group[g] = split
-        filled[split] += size
-    split_of_item = split_of_group[group_of]
-    return tuple(np.flatnonzero(split_of_item == s) for s in range(f.size))
-
-
-def split_pairs(
-    pairs: Sequence[Any],
-    fractions: Sequence[float] = (0.7, 0.15, 0.15),
-    *,
-    rng: Any = None,
-    groups: Sequence[Any] | None = None,
-) -> tuple[list, ...]:
-    """Split a list of (image, labels, ...) items into disjoint lists, duplicates kept together.
-
-    Like :func:`split_indices`, but identical images (same content, see :func:`image_hash`)
-    are also forced into the same split: a data set that holds the same image twice cannot
-    leak it into both training and test.
-
-    Parameters
-    ----------
-    pairs : sequence
-        Items whose first element is the image.
-    fractions, rng, groups
-        As in :func:`split_indices`.
-
-    Returns
-    -------
-    tuple of list
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> a, b = np.zeros((4, 4)), np.ones((4, 4))
-    >>> first, second = split_pairs([(a, a), (b, b), (a, a)], (0.5, 0.5), rng=0)
-    >>> sorted([len(first), len(second)])
-    [1, 2]
-    """
-    pairs = list(pairs)
-    hashes = [image_hash(p[0]) for p in pairs]
-    keys = list(hashes) if groups is None else [str(g) for g in groups]
-    if groups is not None and len(keys) != len(pairs):
-        raise ValueError(f"`groups` must have one entry per item ({len(pairs)}), got {len(keys)}")
-    # union of "same group" and "same image": merge the groups that share an image
-    parent = {k: k for k in keys}
-
-    def find(k):
-        while parent[k] != k:
-            parent[k] = parent[parent[k]]
-            k = parent[k]
-        return k
-
-    first_key: dict[str, str] = {}
-    for k, h in zip(keys, hashes, strict=True):
-        if h in first_key:
-            parent[find(k)] = find(first_key[h])
-        else:
-            first_key[h] = k
-    merged = [find(k) for k in keys]
-    index_sets = split_indices(len(pairs), fractions, rng=rng, groups=merged)
-    return tuple([pairs[i] for i in idx] for idx in index_sets)
-
-
-def check_disjoint(*splits: Sequence[Any], names: Sequence[str] | None = None) -> None:
-    """Raise ``ValueError`` if an image occurs (by content) in more than one split.
-
-    Parameters
-    ----------
-    *splits : sequences of items (image, labels, ...) or of images
-    names : sequence of str, optional
-        Names of the splits for the message (default "split 0", "split 1", ...).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> a, b = np.zeros((2, 2)), np.ones((2, 2))
-    >>> check_disjoint([(a, a)], [(b, b)])
-    >>> check_disjoint([(a, a)], [(b, b), (a.copy(), a)], names=["train", "test"])
-    Traceback (most recent call last):
-    ...
-    ValueError: image 0 of 'train' is also image 1 of 'test'
-    """
-    names = [f"split {i}" for i in range(len(splits))] if names is None else list(names)
-    seen: dict[str, tuple[int, int]] = {}
-    for s, items in enumerate(splits):
-        for i, item in enumerate(items):
-            image = item[0] if isinstance(item, (tuple, list)) else item
-            h = image_hash(image)
-            if h in seen and seen[h][0] != s:
-                s0, i0 = seen[h]
-                raise ValueError(f"image {i0} of {names[s0]!r} is also image {i} of {names[s]!r}")
-            seen.setdefault(h, (s, i))

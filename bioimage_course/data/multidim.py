@@ -29,19 +29,18 @@ from scipy import ndimage as ndi
 from skimage.segmentation import expand_labels, find_boundaries
 
 from .._validate import as_rng, check_in_range
-from .synthetic import (
-    NucleiParams,
-    _camera,
-    _check_shape,
-    _expected_photons,
-    _illumination,
-    _nuclear_signal,
-    _rasterize,
-    _relabel_sequential,
-    _texture_field,
-    make_scene,
+from ..labels import relabel_sequential
+from .synthetic.params import NucleiParams
+from .synthetic.raster import rasterize
+from .synthetic.render import (
+    camera,
+    expected_photons,
+    illumination_field,
+    nuclear_signal,
     render_nuclei,
+    texture_field,
 )
+from .synthetic.scene import check_shape, make_scene
 
 __all__ = [
     "SyntheticImage",
@@ -155,10 +154,10 @@ def make_nuclei_channels(
     signal = ndi.gaussian_filter(signal, sigma) if sigma > 0 else signal
     rows_um = (np.arange(shape[0]) + 0.5) * p.pixel_size_um
     cols_um = (np.arange(shape[1]) + 0.5) * p.pixel_size_um
-    expected = _illumination(scene, rows_um, cols_um, p.shading) * (
+    expected = illumination_field(scene, rows_um, cols_um, p.shading) * (
         brightness * p.signal_photons * signal + p.background_photons
     )
-    membrane = _camera(expected, p, rng)
+    membrane = camera(expected, p, rng)
     return SyntheticImage(
         data=np.stack([nuclei, membrane]),
         labels=labels,
@@ -215,7 +214,7 @@ def make_nuclei_zstack(
     >>> stack.data.shape, stack.axes, stack.z_step_um
     ((8, 64, 64), 'ZYX', 1.5)
     """
-    shape = _check_shape(shape, "shape", ndim=3)
+    shape = check_shape(shape, "shape", ndim=3)
     dz = check_in_range(z_step_um, "z_step_um", 0, low_inclusive=False)
     ratio = check_in_range(thickness, "thickness", 0, 1, low_inclusive=False)
     sigma_z = check_in_range(psf_sigma_z_um, "psf_sigma_z_um", 0)
@@ -233,7 +232,7 @@ def make_nuclei_zstack(
     rel = (z_um[:, None] - z_center[None, :]) / half[None, :]
     plane, obj = np.nonzero(np.abs(rel) < 1.0)
     scale = np.sqrt(1.0 - rel[plane, obj] ** 2)
-    raster = _rasterize(
+    raster = rasterize(
         shape,
         scene.centers_um[obj] / px - 0.5,
         scene.radii_um[obj] * scale[:, None] / px,
@@ -245,23 +244,23 @@ def make_nuclei_zstack(
     cols_um = (np.arange(shape[2]) + 0.5) * px
     second = scene.waves.copy()
     second[:, 2] = rng.uniform(0.0, 2.0 * np.pi, len(second))
-    t1 = _texture_field(scene.waves, rows_um, cols_um, px)
-    t2 = _texture_field(second, rows_um, cols_um, px)
+    t1 = texture_field(scene.waves, rows_um, cols_um, px)
+    t2 = texture_field(second, rows_um, cols_um, px)
     omega = np.pi / (2.0 * p.texture_scale_um)
     texture = np.cos(omega * z_um)[:, None, None] * t1 + np.sin(omega * z_um)[:, None, None] * t2
     # raster.obj numbers the cross-sections; the nucleus of cross-section k is obj[k]
     per_nucleus = dataclasses.replace(raster, obj=obj[raster.obj])
-    signal = _nuclear_signal(scene, per_nucleus, texture.size, px, texture, dome=False)
+    signal = nuclear_signal(scene, per_nucleus, texture.size, px, texture, dome=False)
     signal = signal.reshape(shape)
     sigmas = (sigma_z / dz, p.psf_sigma_um / px, p.psf_sigma_um / px)
     if any(sigmas):
         signal = ndi.gaussian_filter(signal, sigmas)
-    light = _illumination(scene, rows_um, cols_um, p.shading)
+    light = illumination_field(scene, rows_um, cols_um, p.shading)
     expected = light[None] * (p.signal_photons * signal + p.background_photons)
-    image = _camera(expected, p, rng)
+    image = camera(expected, p, rng)
     return SyntheticImage(
         data=image,
-        labels=_relabel_sequential(raster.labels),
+        labels=relabel_sequential(raster.labels)[0].astype(np.int32),
         axes="ZYX",
         pixel_size_um=px,
         z_step_um=dz,
@@ -316,7 +315,7 @@ def make_nuclei_timelapse(
     >>> movie.data.shape, movie.axes, movie.time_interval_s
     ((4, 64, 64), 'TYX', 60.0)
     """
-    shape = _check_shape(shape, "shape", ndim=3)
+    shape = check_shape(shape, "shape", ndim=3)
     dt = check_in_range(time_interval_s, "time_interval_s", 0, low_inclusive=False)
     motion = check_in_range(motion_um, "motion_um", 0)
     bleach = check_in_range(bleaching, "bleaching", 0, 1, high_inclusive=False)
@@ -338,12 +337,12 @@ def make_nuclei_timelapse(
         moved = dataclasses.replace(
             scene, centers_um=paths[t], brightness=scene.brightness * (1.0 - bleach) ** t
         )
-        expected, lab = _expected_photons(moved, p, shape[1:], texture_shift_um=paths[t] - paths[0])
-        frames.append(_camera(expected, p, rng))
+        expected, lab = expected_photons(moved, p, shape[1:], texture_shift_um=paths[t] - paths[0])
+        frames.append(camera(expected, p, rng))
         labels.append(lab)
     return SyntheticImage(
         data=np.stack(frames),
-        labels=_relabel_sequential(np.stack(labels)),
+        labels=relabel_sequential(np.stack(labels))[0].astype(np.int32),
         axes="TYX",
         pixel_size_um=p.pixel_size_um,
         time_interval_s=dt,

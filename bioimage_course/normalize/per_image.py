@@ -1,62 +1,28 @@
-"""Intensity normalisation: putting images from different acquisitions on one scale.
+"""Normalising one image: min-max, z-score and percentiles.
 
-Introduced in notebook 03 (normalization).
-
-The same nuclei imaged with a longer exposure, a higher camera gain, another offset or another
-bit depth give other pixel values. A network (or a fixed threshold) learns numbers, not nuclei,
-so every image is mapped to a common scale before it is used. Four strategies:
-
-- :func:`normalize_minmax`: min -> 0, max -> 1. One hot pixel sets the maximum.
-- :func:`standardize` (z-score): mean -> 0, standard deviation -> 1. No fixed range.
-- :func:`normalize_percentile`: a low percentile -> 0, a high one -> 1. The extremes (hot
-  pixels, noise) are ignored: the usual choice in fluorescence microscopy.
-- :class:`DatasetNormalizer`: one pair of percentiles fitted on the training set and reused
-  unchanged for every other image. Keeps real brightness differences between images.
-
-Every function returns a new floating-point array (``float32`` by default) and never modifies
-its input. Percentile normalisation follows the definition of CSBDeep and StarDist,
-``(x - p_low) / (p_high - p_low + eps)``, with the percentiles of ``numpy.percentile``
-(linear interpolation).
+Introduced in notebook 03 (normalization). Every function returns a new floating-point array
+(``float32`` by default) and never modifies its input; :func:`percentile_range` is the shared
+first step (the low and high percentile, per image or per channel).
 
 Examples
 --------
 >>> import numpy as np
->>> image = np.array([[100, 120, 140], [160, 180, 4095]], dtype=np.uint16)  # a hot pixel
->>> normalize_minmax(image).round(3)  # the hot pixel squeezes the nuclei towards 0
-array([[0.   , 0.005, 0.01 ],
-       [0.015, 0.02 , 1.   ]], dtype=float32)
->>> normalize_percentile(image, 0, 80).round(3)  # the hot pixel just stays above 1
-array([[ 0.   ,  0.25 ,  0.5  ],
-       [ 0.75 ,  1.   , 49.938]], dtype=float32)
+>>> standardize(np.array([1.0, 2.0, 3.0])).round(3)
+array([-1.225,  0.   ,  1.225], dtype=float32)
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
-from ._validate import check_array, check_in_range
-
-__all__ = [
-    "DatasetNormalizer",
-    "normalize_minmax",
-    "normalize_percentile",
-    "normalize_range",
-    "percentile_range",
-    "plot_normalization",
-    "standardize",
-]
+from .._validate import check_array, check_in_range, is_int
 
 
-# ---------------------------------------------------------------------------------------------
-# Argument checks
-# ---------------------------------------------------------------------------------------------
-
-
-def _check_image(x: Any, name: str = "x") -> np.ndarray:
+def check_image(x: Any, name: str = "x") -> np.ndarray:
     """Return ``x`` as a non-empty, finite array of integers or floats."""
     arr = check_array(x, name, finite=True)
     if arr.dtype.kind == "b":
@@ -64,7 +30,7 @@ def _check_image(x: Any, name: str = "x") -> np.ndarray:
     return arr
 
 
-def _check_float_dtype(dtype: Any) -> np.dtype:
+def check_float_dtype(dtype: Any) -> np.dtype:
     """Return ``dtype`` as a numpy floating-point dtype; integers would truncate the result."""
     try:
         dt = np.dtype(dtype)
@@ -75,7 +41,7 @@ def _check_float_dtype(dtype: Any) -> np.dtype:
     return dt
 
 
-def _check_percentiles(pmin: Any, pmax: Any) -> tuple[float, float]:
+def check_percentiles(pmin: Any, pmax: Any) -> tuple[float, float]:
     pmin = check_in_range(pmin, "pmin", 0, 100)
     pmax = check_in_range(pmax, "pmax", 0, 100)
     if not pmin < pmax:
@@ -87,10 +53,10 @@ def _reduced_axes(axis: int | Iterable[int] | None, ndim: int) -> tuple[int, ...
     """The axes statistics are computed over, as sorted non-negative integers."""
     if axis is None:
         return tuple(range(ndim))
-    axes = [axis] if isinstance(axis, (int, np.integer)) else list(axis)
+    axes = [axis] if is_int(axis) else list(axis)
     normalised = []
     for a in axes:
-        if not isinstance(a, (int, np.integer)) or not -ndim <= a < ndim:
+        if not is_int(a) or not -ndim <= a < ndim:
             raise ValueError(
                 f"`axis` must be None or axes of a {ndim}D array (-{ndim} to {ndim - 1}), "
                 f"got {axis!r}"
@@ -105,11 +71,6 @@ def _reduced_axes(axis: int | Iterable[int] | None, ndim: int) -> tuple[int, ...
 
 def _keepdims_shape(shape: tuple[int, ...], reduced: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(1 if i in reduced else n for i, n in enumerate(shape))
-
-
-# ---------------------------------------------------------------------------------------------
-# Percentiles by selection
-# ---------------------------------------------------------------------------------------------
 
 
 def _select(work: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -186,8 +147,8 @@ def percentile_range(
     array([[10.],
            [ 7.]])
     """
-    x = _check_image(x)
-    pmin, pmax = _check_percentiles(pmin, pmax)
+    x = check_image(x)
+    pmin, pmax = check_percentiles(pmin, pmax)
     reduced = _reduced_axes(axis, x.ndim)
     kept = [n for i, n in enumerate(x.shape) if i not in reduced]
     # Move the reduced axes to the end and flatten them: one row per independent slice. The
@@ -215,11 +176,6 @@ def percentile_range(
     low, high = _lerp(lo, lo_next, t_lo), _lerp(hi, hi_next, t_hi)
     shape = _keepdims_shape(x.shape, reduced)
     return np.asarray(low).reshape(shape), np.asarray(high).reshape(shape)
-
-
-# ---------------------------------------------------------------------------------------------
-# The four strategies
-# ---------------------------------------------------------------------------------------------
 
 
 def _shift_and_scale(
@@ -285,11 +241,11 @@ def normalize_range(
     >>> normalize_range(np.array([0, 50]), 10, 30, clip=True)
     array([0., 1.], dtype=float32)
     """
-    x = _check_image(x)
-    dt = _check_float_dtype(dtype)
+    x = check_image(x)
+    dt = check_float_dtype(dtype)
     eps = check_in_range(eps, "eps", 0)
-    low = _check_image(low, "low").astype(dt)
-    high = _check_image(high, "high").astype(dt)
+    low = check_image(low, "low").astype(dt)
+    high = check_image(high, "high").astype(dt)
     if np.any(high < low):
         raise ValueError("`high` must be >= `low` everywhere")
     width = high - low + dt.type(eps)
@@ -366,8 +322,8 @@ def normalize_percentile(
     >>> normalize_percentile(stack, axis=1)[:, 500].round(3)
     array([0.496, 0.496], dtype=float32)
     """
-    x = _check_image(x)
-    dt = _check_float_dtype(dtype)
+    x = check_image(x)
+    dt = check_float_dtype(dtype)
     eps = check_in_range(eps, "eps", 0)
     low, high = percentile_range(x, pmin, pmax, axis=axis)
     low, high = low.astype(dt), high.astype(dt)
@@ -410,8 +366,8 @@ def normalize_minmax(
     >>> normalize_minmax(np.array([2, 4, 6]))
     array([0. , 0.5, 1. ], dtype=float32)
     """
-    x = _check_image(x)
-    dt = _check_float_dtype(dtype)
+    x = check_image(x)
+    dt = check_float_dtype(dtype)
     eps = check_in_range(eps, "eps", 0)
     reduced = _reduced_axes(axis, x.ndim)
     low = x.min(axis=reduced, keepdims=True).astype(dt)
@@ -455,206 +411,10 @@ def standardize(
     >>> standardize(np.array([1.0, 2.0, 3.0])).round(4)
     array([-1.2247,  0.    ,  1.2247], dtype=float32)
     """
-    x = _check_image(x)
-    dt = _check_float_dtype(dtype)
+    x = check_image(x)
+    dt = check_float_dtype(dtype)
     eps = check_in_range(eps, "eps", 0)
     reduced = _reduced_axes(axis, x.ndim)
     mean = x.mean(axis=reduced, dtype=np.float64, keepdims=True)
     std = x.std(axis=reduced, dtype=np.float64, keepdims=True)
     return _shift_and_scale(x, mean.astype(dt), std.astype(dt) + dt.type(eps), clip=False, dtype=dt)
-
-
-# ---------------------------------------------------------------------------------------------
-# Dataset-level normalisation
-# ---------------------------------------------------------------------------------------------
-
-
-class DatasetNormalizer:
-    """Percentile normalisation with one ``low``/``high`` fitted on a training set.
-
-    :meth:`fit` pools the pixels of the training images; :meth:`transform` (or calling the
-    object) then applies the *same* ``(x - low) / (high - low + eps)`` to any image, training,
-    validation or test. Fit it on the training images only: percentiles computed from test
-    images would leak information about the test set into the preprocessing.
-
-    Unlike per-image :func:`normalize_percentile`, this keeps real brightness differences
-    between images (a stronger stained sample stays brighter) but does not remove differences
-    in exposure or gain either.
-
-    Parameters
-    ----------
-    pmin, pmax : float
-        Percentiles in [0, 100] of the pooled training pixels mapped to 0 and 1.
-    channel_axis : int, optional
-        Axis of the channels in every image; each channel gets its own percentiles.
-        ``None``: the images are single-channel (any number of dimensions).
-    clip, eps, dtype
-        As in :func:`normalize_range`.
-
-    Attributes
-    ----------
-    low, high : ndarray of float64 or None
-        The fitted percentiles, one per channel (``None`` before :meth:`fit`).
-
-    Examples
-    --------
-    >>> train = [np.array([[0, 100], [50, 200]]), np.array([[10, 300], [20, 30]])]
-    >>> norm = DatasetNormalizer(0, 100).fit(train)
-    >>> float(norm.low[0]), float(norm.high[0])
-    (0.0, 300.0)
-    >>> norm(np.array([[150, 600]]))  # a test image, with the training scale
-    array([[0.5, 2. ]], dtype=float32)
-    """
-
-    def __init__(
-        self,
-        pmin: float = 1.0,
-        pmax: float = 99.8,
-        *,
-        channel_axis: int | None = None,
-        clip: bool = False,
-        eps: float = 1e-20,
-        dtype: Any = np.float32,
-    ) -> None:
-        self.pmin, self.pmax = _check_percentiles(pmin, pmax)
-        if channel_axis is not None and not isinstance(channel_axis, (int, np.integer)):
-            raise TypeError(f"`channel_axis` must be None or an int, got {channel_axis!r}")
-        self.channel_axis = channel_axis
-        self.clip = bool(clip)
-        self.eps = check_in_range(eps, "eps", 0)
-        self.dtype = _check_float_dtype(dtype)
-        self.low: np.ndarray | None = None
-        self.high: np.ndarray | None = None
-
-    def __repr__(self) -> str:
-        fitted = "not fitted" if self.low is None else f"low={self.low}, high={self.high}"
-        return f"DatasetNormalizer(pmin={self.pmin:g}, pmax={self.pmax:g}, {fitted})"
-
-    def _channels_first(self, image: np.ndarray, name: str) -> np.ndarray:
-        """``image`` as a 2D array (channels, pixels)."""
-        if self.channel_axis is None:
-            return image.reshape(1, -1)
-        if not -image.ndim <= self.channel_axis < image.ndim:
-            raise ValueError(
-                f"`{name}` has no axis {self.channel_axis} (`channel_axis`), got shape "
-                f"{image.shape}"
-            )
-        return np.moveaxis(image, self.channel_axis, 0).reshape(image.shape[self.channel_axis], -1)
-
-    def fit(self, images: Sequence[Any]) -> DatasetNormalizer:
-        """Compute ``low`` and ``high`` from the pooled pixels of ``images``; returns ``self``.
-
-        ``images`` is a sequence of arrays (their shapes may differ, their channel counts may
-        not) or a single array whose first axis runs over images.
-        """
-        if isinstance(images, np.ndarray):
-            images = list(images)
-        if len(images) == 0:
-            raise ValueError("`images` must contain at least one image, got 0")
-        pooled = []
-        for i, image in enumerate(images):
-            name = f"images[{i}]"
-            pooled.append(self._channels_first(_check_image(image, name), name))
-        n_channels = {p.shape[0] for p in pooled}
-        if len(n_channels) > 1:
-            raise ValueError(
-                f"`images` must all have the same number of channels, got {sorted(n_channels)}"
-            )
-        low, high = percentile_range(np.concatenate(pooled, axis=1), self.pmin, self.pmax, axis=1)
-        self.low, self.high = low[:, 0], high[:, 0]
-        return self
-
-    def transform(self, image: Any) -> np.ndarray:
-        """Normalise ``image`` with the fitted ``low`` and ``high``; returns a new array."""
-        if self.low is None or self.high is None:
-            raise RuntimeError("this DatasetNormalizer is not fitted yet: call `fit` first")
-        image = _check_image(image, "image")
-        low, high = self.low, self.high
-        if self.channel_axis is not None:
-            n = self._channels_first(image, "image").shape[0]
-            if n != low.size:
-                raise ValueError(
-                    f"`image` must have {low.size} channels along axis {self.channel_axis}, got {n}"
-                )
-            shape = [1] * image.ndim
-            shape[self.channel_axis] = n
-            low, high = low.reshape(shape), high.reshape(shape)
-        else:
-            low, high = low[0], high[0]
-        return normalize_range(image, low, high, clip=self.clip, eps=self.eps, dtype=self.dtype)
-
-    __call__ = transform
-
-
-# ---------------------------------------------------------------------------------------------
-# Plotting
-# ---------------------------------------------------------------------------------------------
-
-
-def plot_normalization(
-    image: Any,
-    pmin: float = 1.0,
-    pmax: float = 99.8,
-    *,
-    clip: bool = False,
-    bins: int = 256,
-    axes: Sequence[Any] | None = None,
-):
-    """Show an image, its histogram with the two percentiles, and the normalised image.
-
-    A pure plotting function (the notebook wires it to sliders for ``pmin`` and ``pmax``).
-
-    Parameters
-    ----------
-    image : array_like
-        2D image.
-    pmin, pmax, clip
-        As in :func:`normalize_percentile`.
-    bins : int
-        Number of histogram bins.
-    axes : sequence of 3 matplotlib Axes, optional
-        Where to draw; a new figure is made if ``None``.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-
-    Examples
-    --------
-    >>> import matplotlib
-    >>> matplotlib.use("Agg")
-    >>> fig = plot_normalization(np.arange(64.0).reshape(8, 8), 5, 95)
-    >>> [ax.get_title() for ax in fig.axes][:2]
-    ['raw', 'histogram']
-    """
-    import matplotlib.pyplot as plt
-
-    image = check_array(image, "image", ndim=2, finite=True)
-    low, high = percentile_range(image, pmin, pmax)
-    normalized = normalize_percentile(image, pmin, pmax, clip=clip)
-    if axes is None:
-        fig, axes = plt.subplots(
-            1, 3, figsize=(12, 3.6), width_ratios=[1, 1.4, 1], layout="constrained"
-        )
-    else:
-        fig = axes[0].figure
-    ax_raw, ax_hist, ax_norm = axes
-    ax_raw.imshow(image, cmap="gray")
-    ax_raw.set_title("raw")
-    ax_hist.hist(image.ravel(), bins=bins, color="0.4", log=True)
-    for value, name, p, color in (
-        (low.item(), "pmin", pmin, "tab:blue"),
-        (high.item(), "pmax", pmax, "tab:red"),
-    ):
-        ax_hist.axvline(value, color=color, lw=1.5, label=f"{name} = {p:g}: {value:.4g}")
-    ax_hist.set_title("histogram")
-    ax_hist.set_xlabel("pixel value")
-    ax_hist.set_ylabel("pixels (log)")
-    ax_hist.legend(fontsize=8)
-    shown = ax_norm.imshow(normalized, cmap="gray", vmin=0, vmax=1)
-    ax_norm.set_title(f"normalised, display 0..1{' (clipped)' if clip else ''}")
-    fig.colorbar(shown, ax=ax_norm, fraction=0.046)
-    for ax in (ax_raw, ax_norm):
-        ax.set_xticks([])
-        ax.set_yticks([])
-    return fig

@@ -1,0 +1,104 @@
+"""Training patches from augmented regions: rotations and warps never show their borders.
+
+Introduced in notebook 04 (augmentation). :func:`augmented_patch` augments a region larger than
+the patch by the margin the transforms need, then crops the patch from its centre.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .._validate import as_rng, check_in_range
+from ..patches import center_crop, random_patch
+from .base import Compose, check_inputs, plane_index, run_transform, spatial_shape
+from .geometry import RandomWarp
+
+# Training patches without border artifacts
+
+
+def _margin_of(transform: Any, patch_shape: Sequence[int]) -> int:
+    if isinstance(transform, RandomWarp):
+        return transform.margin_px(patch_shape)
+    if isinstance(transform, Compose):
+        return sum(_margin_of(t, patch_shape) for t in transform.transforms)
+    return 0
+
+
+def augmented_patch(
+    image: Any,
+    labels: Any,
+    patch_size: int | Sequence[int],
+    *,
+    transform: Any,
+    rng: Any = None,
+    foreground_prob: float = 0.0,
+    margin_px: int | None = None,
+    channel_axis: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cut a random training patch, augmenting a larger region first and cropping afterwards.
+
+    A patch that is rotated or deformed on its own must be filled in at its corners from
+    nowhere (reflections of its content, or zeros), and the network learns from those
+    artificial borders. Cutting a region with a margin, augmenting it and then taking the
+    central patch fills the corners with real image content instead.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        2D image (optional channel axis).
+    labels : numpy.ndarray of int
+        Labels of the same spatial shape.
+    patch_size : int or (int, int)
+        Size of the patch returned.
+    transform : callable
+        Augmentation ``transform(image, labels, rng=...)``, e.g. a :class:`Compose`.
+    rng : None, int or numpy.random.Generator
+        Source of randomness (patch position and augmentation).
+    foreground_prob : float
+        Passed to :func:`bioimage_course.patches.random_patch`.
+    margin_px : int, optional
+        Margin on every side. Default: what the geometric transforms in ``transform`` need
+        (:meth:`RandomWarp.margin_px`). Reduced where the image is too small.
+    channel_axis : int, optional
+        Channel axis of ``image``.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        Augmented image patch and label patch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> image = np.random.default_rng(0).random((128, 128)).astype(np.float32)
+    >>> labels = (image > 0.9).astype(np.int32)
+    >>> t = RandomWarp(rotation_deg=180)
+    >>> img, lab = augmented_patch(image, labels, 32, transform=t, rng=0)
+    >>> img.shape, lab.shape
+    ((32, 32), (32, 32))
+    """
+    image, labels, channel_axis = check_inputs(image, labels, channel_axis)
+    spatial = spatial_shape(image, channel_axis)
+    if len(spatial) != 2:
+        raise ValueError(f"`image` must be 2D (plus channels), got spatial shape {spatial}")
+    size = tuple(int(s) for s in ((patch_size,) * 2 if np.isscalar(patch_size) else patch_size))
+    rng = as_rng(rng)
+    margin = _margin_of(transform, size) if margin_px is None else int(margin_px)
+    check_in_range(margin, "margin_px", 0)
+    region_size = tuple(min(s + 2 * margin, n) for s, n in zip(size, spatial, strict=True))
+    region = random_patch(
+        spatial, region_size, rng=rng, labels=labels, foreground_prob=foreground_prob
+    )
+    image_region = image[plane_index(image.ndim, channel_axis, *region)]
+    aug_image, aug_labels = run_transform(
+        transform, image_region, labels[region], rng, channel_axis
+    )
+    if channel_axis is not None:
+        aug_image = np.moveaxis(aug_image, channel_axis, 0)
+    aug_image = center_crop(aug_image, size).copy()
+    if channel_axis is not None:
+        aug_image = np.moveaxis(aug_image, 0, channel_axis)
+    return aug_image, center_crop(aug_labels, size).copy()

@@ -1,0 +1,282 @@
+"""Pixel-level scores of binary masks: count true/false positives and negatives, then score.
+
+Introduced in notebook 07 (metrics); :func:`pixel_scores` also scores validation in notebook 05.
+:func:`precision`, :func:`recall`, :func:`f1` (= Dice) and :func:`jaccard` (= IoU) are tiny
+named functions of the counts; the same functions score matched objects
+(:mod:`~bioimage_course.metrics.matching`).
+
+Examples
+--------
+>>> import numpy as np
+>>> truth = np.array([1, 1, 1, 0, 0], bool); pred = np.array([1, 1, 0, 1, 0], bool)
+>>> s = pixel_scores(truth, pred)
+>>> s.tp, s.fp, s.fn, round(s.f1, 3)
+(2, 1, 1, 0.667)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .._validate import check_array, check_in_range, check_labels, check_same_shape
+
+
+def ratio(numerator: float, denominator: float, nothing_at_all: bool, empty_score: float) -> float:
+    """``numerator / denominator``; 0/0 is ``empty_score`` if both sides are empty, else 0."""
+    if denominator > 0:
+        return float(numerator / denominator)
+    return float(empty_score) if nothing_at_all else 0.0
+
+
+def check_empty_score(empty_score: Any) -> float:
+    if isinstance(empty_score, (float, np.floating)) and np.isnan(empty_score):
+        return float("nan")
+    return check_in_range(empty_score, "empty_score", 0, 1)
+
+
+def precision(tp: int, fp: int, fn: int, *, empty_score: float = 1.0) -> float:
+    """Fraction of the predictions that are correct: TP / (TP + FP).
+
+    Parameters
+    ----------
+    tp, fp, fn : int
+        Counts of true positives, false positives and false negatives (pixels or objects).
+    empty_score : float
+        Value when all three counts are 0 (see the module docstring). With no predictions but
+        something to find (``tp + fp == 0 < fn``) the precision is 0.
+
+    Examples
+    --------
+    >>> precision(8, 2, 5)
+    0.8
+    >>> precision(0, 0, 0), precision(0, 0, 0, empty_score=0.0), precision(0, 0, 3)
+    (1.0, 0.0, 0.0)
+    """
+    return ratio(tp, tp + fp, tp + fp + fn == 0, empty_score)
+
+
+def recall(tp: int, fp: int, fn: int, *, empty_score: float = 1.0) -> float:
+    """Fraction of the true positives that were found: TP / (TP + FN), also called sensitivity.
+
+    The arguments are those of :func:`precision`.
+
+    Examples
+    --------
+    >>> recall(8, 2, 2)
+    0.8
+    """
+    return ratio(tp, tp + fn, tp + fp + fn == 0, empty_score)
+
+
+def f1(tp: int, fp: int, fn: int, *, empty_score: float = 1.0) -> float:
+    """Harmonic mean of precision and recall: 2 TP / (2 TP + FP + FN).
+
+    On pixels this is the **Dice coefficient** 2 |A ∩ B| / (|A| + |B|).
+
+    The arguments are those of :func:`precision`.
+
+    Examples
+    --------
+    >>> p, r = precision(6, 2, 4), recall(6, 2, 4)
+    >>> round(2 * p * r / (p + r), 12) == round(f1(6, 2, 4), 12)
+    True
+    """
+    return ratio(2 * tp, 2 * tp + fp + fn, tp + fp + fn == 0, empty_score)
+
+
+def jaccard(tp: int, fp: int, fn: int, *, empty_score: float = 1.0) -> float:
+    """TP / (TP + FP + FN): the Jaccard index.
+
+    On pixels this is the **IoU** |A ∩ B| / |A ∪ B|. On objects it is what the Data Science Bowl
+    2018, StarDist and Cellpose call "accuracy" or "average precision (AP)" (it is not the area
+    under a precision-recall curve). It is related to F1 by ``J = F1 / (2 - F1)``.
+
+    The arguments are those of :func:`precision`.
+
+    Examples
+    --------
+    >>> jaccard(6, 2, 4)
+    0.5
+    >>> d = f1(6, 2, 4); round(d / (2 - d), 12)
+    0.5
+    """
+    return ratio(tp, tp + fp + fn, tp + fp + fn == 0, empty_score)
+
+
+class PixelScores(NamedTuple):
+    """Pixel counts and the scores computed from them (see :func:`pixel_scores`)."""
+
+    tp: int
+    fp: int
+    fn: int
+    tn: int
+    precision: float
+    recall: float
+    f1: float
+    iou: float
+    accuracy: float
+
+
+def as_mask(x: Any, name: str) -> np.ndarray:
+    """A boolean mask from bool, integer (nonzero = foreground) or 0/1 float input."""
+    arr = check_array(x, name)
+    if arr.dtype.kind == "f":
+        if not np.isin(arr, (0.0, 1.0)).all():
+            raise TypeError(
+                f"`{name}` must be a binary mask (bool, integers, or floats equal to 0 or 1), "
+                "got other float values; threshold the probabilities first, e.g. `prob > 0.5`"
+            )
+    return arr != 0
+
+
+def _scores_from_counts(tp: int, fp: int, fn: int, tn: int, empty_score: float) -> PixelScores:
+    total = tp + fp + fn + tn
+    return PixelScores(
+        tp=int(tp),
+        fp=int(fp),
+        fn=int(fn),
+        tn=int(tn),
+        precision=precision(tp, fp, fn, empty_score=empty_score),
+        recall=recall(tp, fp, fn, empty_score=empty_score),
+        f1=f1(tp, fp, fn, empty_score=empty_score),
+        iou=jaccard(tp, fp, fn, empty_score=empty_score),
+        accuracy=float((tp + tn) / total) if total else float(empty_score),
+    )
+
+
+def _pixel_counts(mask_true: np.ndarray, mask_pred: np.ndarray) -> tuple[int, int, int, int]:
+    tp = int(np.count_nonzero(mask_true & mask_pred))
+    n_true = int(np.count_nonzero(mask_true))
+    n_pred = int(np.count_nonzero(mask_pred))
+    fp, fn = n_pred - tp, n_true - tp
+    return tp, fp, fn, mask_true.size - tp - fp - fn
+
+
+def pixel_scores(y_true, y_pred, *, empty_score: float = 1.0) -> PixelScores:
+    """Compare two binary masks pixel by pixel.
+
+    Parameters
+    ----------
+    y_true, y_pred : array_like
+        Masks of the same shape (any number of dimensions, so a batch works too): bool,
+        integers (nonzero is foreground, so label images can be passed as they are) or floats
+        equal to 0 or 1. Torch tensors are accepted.
+    empty_score : float
+        Precision, recall, F1 and IoU when neither mask has a foreground pixel (see the module
+        docstring; 0.0 is StarDist's convention, ``np.nan`` Cellpose's).
+
+    Returns
+    -------
+    PixelScores
+        ``tp, fp, fn, tn`` (pixel counts) and ``precision``, ``recall``, ``f1`` (= Dice),
+        ``iou`` (= Jaccard) and ``accuracy`` = (TP + TN) / all pixels.
+
+    Notes
+    -----
+    Pixel accuracy is dominated by the background when objects are small: a prediction of
+    "all background" on an image with 5 % foreground has 95 % accuracy. F1 and IoU ignore TN
+    and do not have this problem; they are related by ``IoU = F1 / (2 - F1)``, so they rank
+    segmentations identically.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> truth = np.zeros((4, 4), bool); truth[:2, :2] = True
+    >>> pred = np.zeros((4, 4), bool); pred[:2, :3] = True
+    >>> s = pixel_scores(truth, pred)
+    >>> s.tp, s.fp, s.fn, s.tn, s.iou
+    (4, 2, 0, 10, 0.6666666666666666)
+    >>> pixel_scores(np.zeros((2, 2)), np.zeros((2, 2))).f1
+    1.0
+    """
+    empty_score = check_empty_score(empty_score)
+    mask_true = as_mask(y_true, "y_true")
+    mask_pred = as_mask(y_pred, "y_pred")
+    check_same_shape(mask_true, mask_pred, "y_true", "y_pred")
+    return _scores_from_counts(*_pixel_counts(mask_true, mask_pred), empty_score)
+
+
+def check_pairs(ys_true: Sequence, ys_pred: Sequence) -> None:
+    if len(ys_true) != len(ys_pred):
+        raise ValueError(
+            "`ys_true` and `ys_pred` must have the same length, "
+            f"got {len(ys_true)} and {len(ys_pred)}"
+        )
+    if len(ys_true) == 0:
+        raise ValueError("`ys_true` must contain at least one image, got 0")
+
+
+def pixel_scores_dataset(
+    ys_true: Sequence, ys_pred: Sequence, *, by_image: bool = False, empty_score: float = 1.0
+) -> PixelScores:
+    """Pixel scores over a dataset: pooled over all pixels, or averaged over images.
+
+    Parameters
+    ----------
+    ys_true, ys_pred : sequence of array_like
+        Pairs of masks, as for :func:`pixel_scores`; images may differ in shape.
+    by_image : bool
+        False (default): add the counts of all images, then compute the scores once, so a big
+        image weighs more than a small one. True: compute the scores per image and average them,
+        so every image weighs the same (an image with ``empty_score=np.nan`` makes the mean NaN).
+    empty_score : float
+        As in :func:`pixel_scores`.
+
+    Returns
+    -------
+    PixelScores
+        Counts are always summed over the images.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> big, small = np.ones((10, 10), bool), np.ones((2, 2), bool)
+    >>> pixel_scores_dataset([big, small], [big, ~small]).f1         # pooled
+    0.9803921568627451
+    >>> pixel_scores_dataset([big, small], [big, ~small], by_image=True).f1
+    0.5
+    """
+    check_pairs(ys_true, ys_pred)
+    empty_score = check_empty_score(empty_score)
+    per_image = [
+        pixel_scores(t, p, empty_score=empty_score) for t, p in zip(ys_true, ys_pred, strict=True)
+    ]
+    counts = np.array([s[:4] for s in per_image], dtype=np.int64).sum(axis=0)
+    if not by_image:
+        return _scores_from_counts(*(int(c) for c in counts), empty_score)
+    means = [float(np.mean([s[k] for s in per_image])) for k in range(4, len(PixelScores._fields))]
+    return PixelScores(*(int(c) for c in counts), *means)
+
+
+def class_scores(
+    y_true, y_pred, *, classes: Sequence[int] | None = None, empty_score: float = 1.0
+) -> dict[int, PixelScores]:
+    """Pixel scores of every class of two semantic label maps (one class vs the rest).
+
+    Parameters
+    ----------
+    y_true, y_pred : array_like of int
+        Class maps of the same shape (e.g. 0 background, 1 interior, 2 boundary).
+    classes : sequence of int, optional
+        Classes to score; by default every value that occurs in either map.
+    empty_score : float
+        As in :func:`pixel_scores` (a class absent from both maps gets it).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> truth = np.array([[0, 1, 1, 2]]); pred = np.array([[0, 1, 2, 2]])
+    >>> {c: s.f1 for c, s in class_scores(truth, pred).items()}
+    {0: 1.0, 1: 0.6666666666666666, 2: 0.6666666666666666}
+    """
+    y_true = check_labels(y_true, "y_true")
+    y_pred = check_labels(y_pred, "y_pred")
+    check_same_shape(y_true, y_pred, "y_true", "y_pred")
+    if classes is None:
+        classes = np.union1d(np.unique(y_true), np.unique(y_pred)).tolist()
+    return {
+        int(c): pixel_scores(y_true == c, y_pred == c, empty_score=empty_score) for c in classes
+    }
