@@ -195,6 +195,22 @@ def check_int(value: Any, name: str, low: int | None = None, high: int | None = 
     return int(value)
 
 
+def check_sizes(value: Any, name: str, ndim: int, low: int = 1) -> tuple[int, ...]:
+    """Broadcast an int (or a sequence of ``ndim`` ints) to ``ndim`` ints >= ``low``.
+
+    >>> check_sizes(32, "patch_size", 2), check_sizes((16, 8), "patch_size", 2)
+    ((32, 32), (16, 8))
+    >>> check_sizes(8.7, "patch_size", 2)
+    Traceback (most recent call last):
+    ...
+    TypeError: `patch_size` must be an int, got 8.7
+    """
+    values = [value] * ndim if np.isscalar(value) else list(value)
+    if len(values) != ndim:
+        raise ValueError(f"`{name}` must be an int or {ndim} ints, got {value!r}")
+    return tuple(check_int(v, name, low) for v in values)
+
+
 def check_choice(value: Any, name: str, choices: Iterable[Any]) -> Any:
     """Return ``value`` if it is one of ``choices``, else raise a ``ValueError`` listing them.
 
@@ -244,8 +260,11 @@ def as_rng(rng: Any = None) -> np.random.Generator:
     """
     if isinstance(rng, np.random.Generator):
         return rng
-    if rng is None or isinstance(rng, (int, np.integer, np.random.SeedSequence)):
+    if is_int(rng) and rng < 0:
+        raise ValueError(f"`rng` must be None, an int seed >= 0 or a numpy Generator, got {rng}")
+    if rng is None or is_int(rng) or isinstance(rng, np.random.SeedSequence):
         return np.random.default_rng(rng)
     raise TypeError(
-        f"`rng` must be None, an int seed or a numpy Generator, got {type(rng).__name__}"
+        f"`rng` must be None, an int seed >= 0 or a numpy Generator, got {rng!r} "
+        f"({type(rng).__name__})"
     )

@@ -47,6 +47,12 @@ REDUCTIONS = ("mean", "sum", "none")
 
 
 def _check_pair(logits: torch.Tensor, target: torch.Tensor) -> None:
+    for name, value in (("logits", logits), ("target", target)):
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(
+                f"`{name}` must be a torch.Tensor, got {type(value).__name__} "
+                "(convert arrays with torch.as_tensor)"
+            )
     if logits.shape != target.shape:
         raise ValueError(
             f"`logits` and `target` must have the same shape, got {tuple(logits.shape)} and "

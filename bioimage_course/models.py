@@ -43,6 +43,7 @@ UPSAMPLINGS = ("transposed", "interpolation")
 
 def _norm_layer(norm: str, channels: int) -> nn.Module:
     """Return the normalisation layer named by ``norm`` for ``channels`` feature maps."""
+    check_choice(norm, "norm", NORMS)
     if norm == "batch":
         return nn.BatchNorm2d(channels)
     if norm == "group":

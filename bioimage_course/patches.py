@@ -45,7 +45,15 @@ from typing import Any
 
 import numpy as np
 
-from ._validate import as_rng, check_array, check_choice, check_in_range, check_int, check_labels
+from ._validate import (
+    as_rng,
+    check_array,
+    check_choice,
+    check_in_range,
+    check_int,
+    check_labels,
+    check_sizes,
+)
 
 __all__ = [
     "BLEND_MODES",
@@ -71,14 +79,6 @@ def _as_shape(shape: Any, name: str = "shape") -> tuple[int, ...]:
     if not 1 <= len(out) <= 3 or any(s < 1 for s in out):
         raise ValueError(f"`{name}` must be 1 to 3 positive sizes, got {tuple(shape)!r}")
     return out
-
-
-def _per_axis(value: Any, ndim: int, name: str, *, low: int = 1) -> tuple[int, ...]:
-    """Broadcast an int (or a sequence with one int per axis) to ``ndim`` ints >= ``low``."""
-    values = [value] * ndim if np.isscalar(value) else list(value)
-    if len(values) != ndim:
-        raise ValueError(f"`{name}` must be an int or {ndim} ints, got {value!r}")
-    return tuple(check_int(v, name, low) for v in values)
 
 
 def random_patch(
@@ -134,7 +134,7 @@ def random_patch(
     True
     """
     shape = _as_shape(shape)
-    size = _per_axis(patch_size, len(shape), "patch_size")
+    size = check_sizes(patch_size, "patch_size", len(shape))
     if any(p > s for p, s in zip(size, shape, strict=True)):
         raise ValueError(f"`patch_size` {size} does not fit in an image of shape {shape}")
     foreground_prob = check_in_range(foreground_prob, "foreground_prob", 0, 1)
@@ -218,8 +218,8 @@ def tile_slices(
     [(slice(0, 5, None),)]
     """
     shape = _as_shape(shape)
-    tile = _per_axis(tile, len(shape), "tile")
-    overlap = _per_axis(overlap, len(shape), "overlap", low=0)
+    tile = check_sizes(tile, "tile", len(shape))
+    overlap = check_sizes(overlap, "overlap", len(shape), low=0)
     for t, o in zip(tile, overlap, strict=True):
         if o >= t:
             raise ValueError(f"`overlap` must be smaller than `tile`, got {o} and {t}")
@@ -459,7 +459,7 @@ def center_crop(array: Any, size: int | Sequence[int]) -> np.ndarray:
     size = (size, size) if np.isscalar(size) else tuple(size)
     if len(size) > array.ndim:
         raise ValueError(f"`size` {size} has more axes than `array` of shape {array.shape}")
-    size = _per_axis(size, len(size), "size")
+    size = check_sizes(size, "size", len(size))
     spatial = array.shape[array.ndim - len(size) :]
     if any(c > n for c, n in zip(size, spatial, strict=True)):
         raise ValueError(f"`size` {size} is larger than the array's last axes {spatial}")

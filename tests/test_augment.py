@@ -138,13 +138,42 @@ def test_resample_labels_equals_scipy_nearest():
     np.testing.assert_array_equal(resample_labels(labels, coords), reference)
 
 
-def test_resample_keeps_integer_dtype_with_rounding_and_clipping():
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int32, np.int64, bool])
+@pytest.mark.parametrize("order", [1, 3])
+def test_resample_refuses_to_interpolate_integers(dtype, order):
+    labels = np.array([[0, 3], [3, 0]], dtype=dtype)
+    with pytest.raises(ValueError, match="`image` must be a float array.*resample_labels"):
+        resample(labels, np.array([[[0.0, 0.5]], [[0.25, 0.5]]]), order=order)
+    nearest = resample(labels, np.array([[[0.0, 0.6]], [[0.25, 0.6]]]), order=0)
+    assert nearest.dtype == labels.dtype and set(nearest.ravel()) <= set(labels.ravel())
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    ids=st.lists(st.integers(1, 60000), min_size=1, max_size=5, unique=True),
+    seed=st.integers(0, 2**16),
+    rotation=st.floats(-45, 45),
+    zoom=st.floats(0.7, 1.4),
+)
+def test_resample_never_invents_label_ids(ids, seed, rotation, zoom):
+    rng = np.random.default_rng(seed)
+    labels = rng.choice(np.array([0, *ids], dtype=np.uint16), size=(12, 12))
+    coords = warp_coordinates(labels.shape, rotation_deg=rotation, zoom=zoom)
+    assert set(resample(labels, coords, order=0).ravel()) <= set(labels.ravel())
+    assert set(resample_labels(labels, coords).ravel()) <= {0, *labels.ravel()}
+    with pytest.raises(ValueError, match="ids that never existed"):
+        resample(labels, coords, order=1)
+
+
+def test_warping_a_camera_image_keeps_its_integer_dtype_with_rounding_and_clipping():
     image = np.array([[0, 65535], [65535, 0]], dtype=np.uint16)
-    out = resample(image, np.array([[[0.0, 0.5]], [[0.25, 0.5]]]), order=1)
-    assert out.dtype == np.uint16
-    np.testing.assert_array_equal(out, [[16384, 32768]])  # 65535 / 4 = 16383.75 rounds up
-    cubic = resample(image, warp_coordinates((2, 2), rotation_deg=10), order=3)
-    assert cubic.dtype == np.uint16  # cubic overshoot is clipped into the dtype range
+    warp = RandomWarp(rotation_deg=(10, 10))
+    params = warp.draw(np.random.default_rng(0), image.shape)
+    out, _ = warp.apply(image, None, params)
+    assert out.dtype == np.uint16  # interpolated as float, rounded and clipped back
+    coords = warp.coordinates(params, image.shape)
+    expected = resample(image.astype(np.float32), coords, order=1)
+    np.testing.assert_array_equal(out, np.clip(np.rint(expected), 0, 65535).astype(np.uint16))
 
 
 def test_valid_box_contains_only_inside_coordinates_and_is_maximal():

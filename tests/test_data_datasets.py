@@ -316,7 +316,7 @@ def test_check_disjoint_names_the_leak():
 
 
 def test_split_errors():
-    with pytest.raises(ValueError, match="`fractions` must be numbers >= 0"):
+    with pytest.raises(ValueError, match="`fractions` must be finite numbers >= 0"):
         split_indices(5, (0.5, -0.1))
     with pytest.raises(ValueError, match="one entry per item"):
         split_indices(3, groups=[1, 2])

@@ -24,9 +24,11 @@ from .base import (
     draw_uniform,
     factor_range,
     plane_index,
+    restore_dtype,
     spatial_axes,
     spatial_shape,
     symmetric_range,
+    work_dtype,
 )
 from .warp import (
     BORDER_MODES,
@@ -231,7 +233,10 @@ class RandomWarp(Transform):
     def apply(self, image, labels, params, *, channel_axis=None):
         shape = spatial_shape(image, channel_axis)
         coords = self.coordinates(params, shape)
-        image = resample(image, coords, order=self.order, mode=self.mode, channel_axis=channel_axis)
+        # an integer *image* (camera counts) is interpolated as float and rounded back
+        work = image.astype(work_dtype(image.dtype)) if image.dtype.kind in "iub" else image
+        work = resample(work, coords, order=self.order, mode=self.mode, channel_axis=channel_axis)
+        image = restore_dtype(work, image.dtype)
         if labels is not None:
             labels = resample_labels(labels, coords)
         if self.crop_to_valid:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validate import as_rng, check_in_range
+from .._validate import as_rng, check_in_range, check_sizes
 from ..patches import center_crop, random_patch
 from .base import Compose, check_inputs, plane_index, run_transform, spatial_shape
 from .geometry import RandomWarp
@@ -84,7 +84,7 @@ def augmented_patch(
     spatial = spatial_shape(image, channel_axis)
     if len(spatial) != 2:
         raise ValueError(f"`image` must be 2D (plus channels), got spatial shape {spatial}")
-    size = tuple(int(s) for s in ((patch_size,) * 2 if np.isscalar(patch_size) else patch_size))
+    size = check_sizes(patch_size, "patch_size", 2)
     rng = as_rng(rng)
     margin = _margin_of(transform, size) if margin_px is None else int(margin_px)
     check_in_range(margin, "margin_px", 0)

@@ -259,6 +259,13 @@ def resample(
     numpy.ndarray
         Same dtype as ``image``; its (row, col) shape is ``coords.shape[1:]``.
 
+    Raises
+    ------
+    ValueError
+        For an integer or boolean ``image`` with ``order`` > 0: interpolating it invents values
+        that are not in it, for a label image ids that never existed. Use
+        :func:`resample_labels` for labels; convert an intensity image to float first.
+
     Notes
     -----
     Uses :func:`scipy.ndimage.map_coordinates`. ``"reflect"`` mirrors about the pixel edge
@@ -275,6 +282,12 @@ def resample(
     image = check_array(image, "image", finite=True)
     check_choice(order, "order", (0, 1, 3))
     check_choice(mode, "mode", tuple(BORDER_MODES))
+    if order > 0 and image.dtype.kind in "iub":
+        raise ValueError(
+            f"`image` must be a float array for order={order}, got dtype {image.dtype}: "
+            "interpolating integers invents values (for labels, ids that never existed); "
+            "use resample_labels for a label image, or convert an intensity image to float"
+        )
     planes, lead = to_planes(image, channel_axis)
     work = work_dtype(image.dtype)
     out = np.empty((planes.shape[0],) + coords.shape[1:], dtype=work)

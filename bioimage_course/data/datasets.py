@@ -12,10 +12,11 @@ Three sources of pairs share that recipe: :class:`PairDataset` (arrays in memory
 :class:`FolderDataset` (``images/`` and ``masks/`` folders matched by file name) and
 :class:`SyntheticNucleiDataset` (generated on the fly, the same image for the same index).
 
-Randomness: with ``seed=None`` every access draws fresh random patches and augmentations. With
-an integer ``seed`` example ``i`` is a fixed function of ``(seed, epoch, i)``: reproducible in
-any number of DataLoader workers. Call ``dataset.set_epoch(epoch)`` at the start of each epoch
-to get new patches every epoch.
+Randomness: with ``seed=None`` every access draws fresh random patches and augmentations, from
+torch's random generator (so a run that seeds torch, such as ``training.fit(seed=...)``, still
+repeats exactly). With an integer ``seed`` example ``i`` is a fixed function of
+``(seed, epoch, i)``: reproducible in any number of DataLoader workers. Call
+``dataset.set_epoch(epoch)`` at the start of each epoch to get new patches every epoch.
 
 Splitting: :func:`split_indices` splits *whole images* (or whole groups of related images, such
 as crops of one field of view) between training, validation and test; :func:`split_pairs`
@@ -46,7 +47,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .._validate import as_rng, check_array, check_in_range, check_int, check_labels
+from .._validate import as_rng, check_array, check_in_range, check_int, check_labels, check_sizes
 from .splits import check_disjoint, image_hash, split_indices, split_pairs
 from .synthetic import PRESETS, NucleiParams, make_nuclei, random_nuclei_params
 
@@ -66,7 +67,7 @@ IMAGE_SUFFIXES = (".tif", ".tiff", ".png")
 
 
 def _check_pair(image: Any, labels: Any, where: str) -> tuple[np.ndarray, np.ndarray]:
-    image = check_array(image, f"image {where}", ndim=(2, 3))
+    image = check_array(image, f"image {where}", ndim=(2, 3), finite=True)
     labels = check_labels(labels, f"labels {where}", ndim=2)
     if image.shape[-2:] != labels.shape:
         raise ValueError(
@@ -102,7 +103,7 @@ class _PairsDataset(Dataset):
             raise ValueError("`foreground_prob` needs a `patch_size`")
         check_in_range(foreground_prob, "foreground_prob", 0, 1)
         check_int(patches_per_image, "patches_per_image", 1)
-        self.patch_size = patch_size
+        self.patch_size = None if patch_size is None else check_sizes(patch_size, "patch_size", 2)
         self.foreground_prob = float(foreground_prob)
         self.patches_per_image = int(patches_per_image)
         self.transform = transform
@@ -117,8 +118,8 @@ class _PairsDataset(Dataset):
         self.epoch = int(epoch)
 
     def _rng(self, index: int) -> np.random.Generator:
-        if self.seed is None:
-            return np.random.default_rng()
+        if self.seed is None:  # fresh, but from torch's generator: a seeded caller repeats
+            return np.random.default_rng(int(torch.randint(2**62, ()).item()))
         return np.random.default_rng([self.seed, self.epoch, index])
 
     def _n_images(self) -> int:

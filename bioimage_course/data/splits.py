@@ -43,8 +43,10 @@ def _fractions(fractions: Sequence[float]) -> np.ndarray:
         f = np.array([float(x) for x in fractions])
     except (TypeError, ValueError):
         raise TypeError(f"`fractions` must be a sequence of numbers, got {fractions!r}") from None
-    if f.size < 1 or (f < 0).any() or f.sum() <= 0:
-        raise ValueError(f"`fractions` must be numbers >= 0 with a positive sum, got {fractions!r}")
+    if f.size < 1 or not np.isfinite(f).all() or (f < 0).any() or f.sum() <= 0:
+        raise ValueError(
+            f"`fractions` must be finite numbers >= 0 with a positive sum, got {fractions!r}"
+        )
     return f / f.sum()
 
 

@@ -79,10 +79,21 @@ def mean_kernel(size=3, *, ndim: int = 2) -> np.ndarray:
     return np.full(shape, 1.0 / np.prod(shape))
 
 
+MAX_KERNEL_ELEMENTS = 2**24  # 128 MB of float64: far beyond any useful kernel
+
+
 def _check_gaussian(sigma, truncate, ndim) -> tuple[float, float, int]:
     sigma = check_in_range(sigma, "sigma", 0, low_inclusive=False)
     truncate = check_in_range(truncate, "truncate", 0, low_inclusive=False)
-    return sigma, truncate, _check_ndim(ndim)
+    ndim = _check_ndim(ndim)
+    side = 2 * int(truncate * sigma + 0.5) + 1
+    if side**ndim > MAX_KERNEL_ELEMENTS:
+        raise ValueError(
+            f"`sigma` must give a kernel of at most {MAX_KERNEL_ELEMENTS} values, got {sigma:g} "
+            f"(a {' x '.join([str(side)] * ndim)} kernel, {side**ndim * 8 / 2**30:.3g} GiB); "
+            "for very wide smoothing use scipy.ndimage.gaussian_filter, which never builds it"
+        )
+    return sigma, truncate, ndim
 
 
 def _gaussian_1d(sigma: float, truncate: float) -> tuple[np.ndarray, np.ndarray]:

@@ -24,6 +24,15 @@ import numpy as np
 from .._validate import check_array, check_in_range, check_labels, check_same_shape
 
 
+def check_counts(tp: Any, fp: Any, fn: Any) -> None:
+    """Counts are numbers >= 0 (a negative or NaN count is a bug upstream, never a score)."""
+    for name, value in (("tp", tp), ("fp", fp), ("fn", fn)):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+            raise TypeError(f"`{name}` must be a count (a number >= 0), got {value!r}")
+        if not np.isfinite(value) or value < 0:
+            raise ValueError(f"`{name}` must be a count (a number >= 0), got {value!r}")
+
+
 def ratio(numerator: float, denominator: float, nothing_at_all: bool, empty_score: float) -> float:
     """``numerator / denominator``; 0/0 is ``empty_score`` if both sides are empty, else 0."""
     if denominator > 0:
@@ -55,6 +64,7 @@ def precision(tp: int, fp: int, fn: int, *, empty_score: float = 1.0) -> float:
     >>> precision(0, 0, 0), precision(0, 0, 0, empty_score=0.0), precision(0, 0, 3)
     (1.0, 0.0, 0.0)
     """
+    check_counts(tp, fp, fn)
     return ratio(tp, tp + fp, tp + fp + fn == 0, empty_score)
 
 
@@ -68,6 +78,7 @@ def recall(tp: int, fp: int, fn: int, *, empty_score: float = 1.0) -> float:
     >>> recall(8, 2, 2)
     0.8
     """
+    check_counts(tp, fp, fn)
     return ratio(tp, tp + fn, tp + fp + fn == 0, empty_score)
 
 
@@ -84,6 +95,7 @@ def f1(tp: int, fp: int, fn: int, *, empty_score: float = 1.0) -> float:
     >>> round(2 * p * r / (p + r), 12) == round(f1(6, 2, 4), 12)
     True
     """
+    check_counts(tp, fp, fn)
     return ratio(2 * tp, 2 * tp + fp + fn, tp + fp + fn == 0, empty_score)
 
 
@@ -103,6 +115,7 @@ def jaccard(tp: int, fp: int, fn: int, *, empty_score: float = 1.0) -> float:
     >>> d = f1(6, 2, 4); round(d / (2 - d), 12)
     0.5
     """
+    check_counts(tp, fp, fn)
     return ratio(tp, tp + fp + fn, tp + fp + fn == 0, empty_score)
 
 

@@ -72,20 +72,40 @@ def save_checkpoints(
 
 
 def restore_run(path, model, optimizer, scheduler, scaler) -> tuple[History, Any]:
-    """Load a ``last.pt`` into the run's objects; return its history and best weights."""
-    state = load_checkpoint(path)
+    """Load a ``last.pt`` into the run's objects; return its history and best weights.
+
+    A schedule that decays over a planned number of steps (cosine, one-cycle) continues only
+    with the same plan: resuming with other ``epochs`` (or batches per epoch) is refused, since
+    continuing past the plan's end would either fail or restart the decay.
+    """
+    state = load_checkpoint(path, keys=("model_state", "optimizer_state", "history"))
+    saved = state.get("scheduler_state") or {}
+    current = scheduler.state_dict() if scheduler is not None else {}
+    for key in ("T_max", "total_steps"):  # cosine, one-cycle
+        if saved.get(key) != current.get(key):
+            raise ValueError(
+                f"`resume` checkpoint {str(path)!r} has a learning-rate schedule planned for "
+                f"{saved.get(key)} steps, but this run plans {current.get(key)} (epochs x "
+                "batches per epoch): resume with the same `epochs`, `batch_size` and `schedule` "
+                "to finish that run, or start a new run from its weights (load_model)"
+            )
     model.load_state_dict(state["model_state"])
     optimizer.load_state_dict(state["optimizer_state"])
-    if scheduler is not None and state.get("scheduler_state"):
-        scheduler.load_state_dict(state["scheduler_state"])
+    if scheduler is not None and saved:
+        scheduler.load_state_dict(saved)
     if state.get("scaler_state"):
         scaler.load_state_dict(state["scaler_state"])
     return History.from_dict(state["history"]), state.get("best_state")
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
+def load_checkpoint(
+    path: str | Path, *, keys: tuple[str, ...] = ("model_state", "model_config")
+) -> dict[str, Any]:
     """Read a checkpoint written by :func:`~bioimage_course.training.fit` (``weights_only=True``:
     tensors and plain data, no arbitrary code).
+
+    A file that is not a readable checkpoint (truncated, damaged, something else) or lacks one
+    of ``keys`` gives a ``ValueError`` that names the file and what is wrong.
 
     Examples
     --------
@@ -98,7 +118,21 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
-    return torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many kinds for a damaged file
+        raise ValueError(
+            f"checkpoint {str(path)!r} cannot be read ({type(err).__name__}: "
+            f"{str(err).splitlines()[0] if str(err) else 'no detail'}): it is truncated, damaged "
+            "or not a checkpoint; delete it and train again"
+        ) from None
+    missing = [k for k in keys if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise ValueError(
+            f"checkpoint {str(path)!r} is not a checkpoint of this course: it has no "
+            f"{', '.join(repr(k) for k in missing)}"
+        )
+    return state
 
 
 def load_model(path: str | Path, *, device: str | torch.device | None = None) -> UNet:

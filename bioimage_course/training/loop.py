@@ -131,7 +131,8 @@ class _Run:
 
 
 def _check_options(*, epochs, batch_size, lr, weight_decay, threshold, optimizer, schedule,
-                   metric, patience) -> None:  # fmt: skip
+                   metric, patience, seed) -> None:  # fmt: skip
+    check_int(seed, "seed", 0)
     check_int(epochs, "epochs", 1)
     check_int(batch_size, "batch_size", 1)
     check_in_range(lr, "lr", 0, low_inclusive=False)
@@ -353,7 +354,7 @@ def fit(
     _check_options(
         epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
         threshold=threshold, optimizer=optimizer, schedule=schedule, metric=metric,
-        patience=patience,
+        patience=patience, seed=seed,
     )  # fmt: skip
     received_channels_last = is_channels_last(model)
     run = _prepare_run(

@@ -81,6 +81,9 @@ class NucleiScene:
         return tuple(max(1, int(round(f / px))) for f in self.fov_um)  # type: ignore[return-value]
 
 
+MAX_NUCLEI = 20_000  # a scene of more nuclei takes minutes and gigabytes to draw
+
+
 def check_shape(shape: Any, name: str = "shape", ndim: int = 2) -> tuple[int, ...]:
     try:
         out = tuple(int(s) for s in shape)
@@ -340,7 +343,20 @@ def make_scene(
     p = nuclei_params(preset, **params)
     rng = as_rng(rng)
     fov = (shape[0] * p.pixel_size_um, shape[1] * p.pixel_size_um)
+    smallest_px = p.diameter_um[0] / p.pixel_size_um
+    if smallest_px < 1:
+        raise ValueError(
+            f"`pixel_size_um` must be at most the smallest nucleus diameter "
+            f"({p.diameter_um[0]:g} µm) so that every nucleus covers a pixel, got "
+            f"{p.pixel_size_um:g} µm (nuclei of {smallest_px:.2g} px)"
+        )
     n = p.n_nuclei if p.n_nuclei is not None else _expected_count(p, fov, rng)
+    if n > MAX_NUCLEI:
+        raise ValueError(
+            f"`shape` {shape} at {p.pixel_size_um:g} µm per pixel holds about {n} nuclei, more "
+            f"than the {MAX_NUCLEI} a scene draws in reasonable time and memory: use a smaller "
+            "image, finer pixels or a lower `coverage`"
+        )
     diam, kind, partner, mitotic = _nuclei_and_daughters(p, n, rng)
     radii = _outlines(rng, diam, p)
     if mitotic.any():  # daughters are compact and round
