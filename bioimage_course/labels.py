@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._validate import check_labels
+
 LOOKUP_LIMIT = 1 << 22  # relabel with a lookup table when the largest label is below this
 
 
@@ -26,6 +28,7 @@ def relabel_sequential(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     the original label of new label ``k``. One vectorised pass with a lookup table, or with
     ``np.unique`` when the ids are too large for a table. Boolean masks are one object.
     """
+    labels = check_labels(labels, "labels")
     flat = labels.ravel()
     if flat.dtype == bool:
         flat = flat.view(np.uint8)

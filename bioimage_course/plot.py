@@ -267,6 +267,8 @@ def histogram(
     matplotlib Axes
     """
     values = check_array(image, "image", finite=True).ravel()
+    if values.dtype == bool:
+        values = values.astype(np.uint8)  # a mask: how many pixels are 0 and 1
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 3))
     ax.hist(

@@ -279,7 +279,7 @@ def resample(
     >>> resample(image, np.array([[[0.5]], [[0.5]]]))  # between all four pixels
     array([[1.5]])
     """
-    image = check_array(image, "image", finite=True)
+    image = check_array(image, "image", ndim=range(2, 6), finite=True)
     check_choice(order, "order", (0, 1, 3))
     check_choice(mode, "mode", tuple(BORDER_MODES))
     if order > 0 and image.dtype.kind in "iub":

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validate import as_rng, check_int
+from .._validate import as_rng, check_array, check_int
 
 
 def image_hash(image: Any) -> str:
@@ -32,7 +32,8 @@ def image_hash(image: Any) -> str:
     >>> image_hash(np.zeros((2, 2))) == image_hash(np.zeros((2, 2)))
     True
     """
-    arr = np.ascontiguousarray(np.asarray(image))
+    arr = check_array(image, "image", nonempty=False)
+    arr = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("="))  # big-endian: same hash
     h = hashlib.sha1(f"{arr.dtype.str}{arr.shape}".encode())
     h.update(arr.tobytes())
     return h.hexdigest()
