@@ -154,8 +154,7 @@ def write_tiff(
         n_channels = data.shape[axes.index("C")]
         if len(names) != n_channels:
             raise ValueError(
-                f"`channel_names` must have one name per channel ({n_channels}), "
-                f"got {len(names)}"
+                f"`channel_names` must have one name per channel ({n_channels}), got {len(names)}"
             )
         metadata["Channel"] = {"Name": list(names)}
     tmp = temporary_file(path.parent, path.name)  # readable as the umask allows, like open()
