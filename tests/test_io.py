@@ -354,7 +354,7 @@ def test_a_single_string_is_not_a_list_of_channel_names(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # Permissions: written files follow the umask, as files made by ordinary tools do
 # ---------------------------------------------------------------------------------------------
-@pytest.fixture(params=[0o022, 0o002, 0o077])
+@pytest.fixture(params=[0o022, 0o002, 0o077], ids=oct)
 def umask(request):
     old = os.umask(request.param)
     try:

@@ -47,7 +47,7 @@ import zipfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 import numpy as np
@@ -413,7 +413,7 @@ def _check_member_paths(zf: zipfile.ZipFile, archive_name: str) -> None:
     """Refuse members that would be written outside the folder the archive is unpacked into."""
     for member in zf.namelist():
         path = PurePosixPath(member.replace("\\", "/"))
-        if path.is_absolute() or ".." in path.parts or ":" in member:
+        if path.is_absolute() or ".." in path.parts or PureWindowsPath(member).drive:
             raise DatasetUnavailableError(
                 f"{archive_name} contains a path outside the archive: {member!r}"
             )
@@ -518,6 +518,8 @@ def _check_archive(path: Path, info: DatasetInfo, remote: RemoteFile) -> None:
                 m for m in zf.namelist() if not m.endswith("/") and "__MACOSX" not in m.split("/")
             ]
             problem = _LAYOUT_PROBLEMS[info.layout](info, remote, zf, members)
+    except DatasetUnavailableError:  # an OSError too, but not a damaged member
+        raise
     except _DAMAGED_MEMBER as err:
         where = f": {member!r} cannot be read" if member else ""
         raise DatasetUnavailableError(
@@ -637,6 +639,8 @@ def _unpack_all(downloaded: list[Path], unpacked: Path) -> None:
                 with zipfile.ZipFile(path) as zf:
                     _check_member_paths(zf, path.name)
                     zf.extractall(target)
+            except DatasetUnavailableError:
+                raise
             except _DAMAGED_MEMBER as err:
                 raise DatasetUnavailableError(f"{path} could not be unpacked ({err})") from None
         if unpacked.exists():
