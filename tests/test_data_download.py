@@ -5,7 +5,6 @@ import hashlib
 import importlib
 import io
 import json
-import os
 import re
 import socket
 import stat
@@ -152,6 +151,12 @@ def dsb_like():
     return zip_bytes(members), pairs
 
 
+def serve(server, body, **checksums):
+    """Serve ``body`` as /mini.zip; return the DatasetInfo of a data set made of that file."""
+    server.files["/mini.zip"] = body
+    return info_for(server.url + "/mini.zip", **checksums)
+
+
 def info_for(url, sha256=None, name="mini", reference=None):
     return DatasetInfo(
         name=name,
@@ -175,8 +180,7 @@ def leftovers(root):
 
 def test_success_returns_the_pairs_and_reuses_the_cache(server, dsb_like, tmp_path):
     archive, pairs = dsb_like
-    server.files["/mini.zip"] = archive
-    info = info_for(server.url + "/mini.zip", sha256=sha(archive))
+    info = serve(server, archive, sha256=sha(archive))
     got = fetch_dataset(info, split="train", cache=tmp_path, progress=False)
     assert len(got) == 3
     for (image, labels), (ref_image, ref_labels) in zip(got, pairs["train"], strict=True):
@@ -190,25 +194,11 @@ def test_success_returns_the_pairs_and_reuses_the_cache(server, dsb_like, tmp_pa
     assert leftovers(tmp_path) == []
 
 
-def test_reference_checksum_is_enforced_where_the_publisher_gives_none(server, dsb_like, tmp_path):
-    # before: a reference value was only compared in a printed line and the download pinned
-    archive, _ = dsb_like
-    server.files["/mini.zip"] = archive
-    info = info_for(server.url + "/mini.zip", reference="f" * 64)
-    with pytest.raises(ChecksumError, match=f"has SHA-256 {sha(archive)}, expected f{{64}}; the "):
-        fetch_dataset(info, cache=tmp_path, progress=False)
-    root = tmp_path / "mini"
-    assert not (root / "sha256-pinned.json").exists()
-    assert not (root / "downloads" / "mini.zip").exists() and not (root / "unpacked").exists()
-    assert leftovers(tmp_path) == []
-
-
 def test_a_matching_reference_checksum_is_used_and_nothing_is_pinned(
     server, dsb_like, tmp_path, capsys
 ):
     archive, _ = dsb_like
-    server.files["/mini.zip"] = archive
-    info = info_for(server.url + "/mini.zip", reference=sha(archive).upper())
+    info = serve(server, archive, reference=sha(archive).upper())
     assert len(fetch_dataset(info, cache=tmp_path, progress=False)) == 3
     assert capsys.readouterr().out == ""
     assert not (tmp_path / "mini" / "sha256-pinned.json").exists()
@@ -218,8 +208,7 @@ def test_without_any_checksum_the_first_valid_download_is_pinned_and_enforced_la
     server, dsb_like, tmp_path, capsys
 ):
     archive, _ = dsb_like
-    server.files["/mini.zip"] = archive
-    info = info_for(server.url + "/mini.zip")
+    info = serve(server, archive)
     fetch_dataset(info, cache=tmp_path, progress=False)
     out = capsys.readouterr().out
     assert re.search(rf"no checksum is known for mini.zip; pinned the SHA-256 {sha(archive)}", out)
@@ -240,15 +229,19 @@ def test_without_any_checksum_the_first_valid_download_is_pinned_and_enforced_la
     assert leftovers(tmp_path) == []
 
 
-def test_checksum_mismatch_leaves_nothing_that_looks_valid(server, dsb_like, tmp_path):
+@pytest.mark.parametrize("recorded", ["sha256", "reference_sha256"])
+def test_checksum_mismatch_leaves_nothing_that_looks_valid(server, dsb_like, tmp_path, recorded):
+    # before, with a reference_sha256 only: the download was pinned, the reference just printed
     archive, _ = dsb_like
     server.files["/mini.zip"] = archive
-    info = info_for(server.url + "/mini.zip", sha256="0" * 64)
-    with pytest.raises(ChecksumError, match=f"has SHA-256 {sha(archive)}, expected 0000"):
+    remote = RemoteFile(server.url + "/mini.zip", "mini.zip", **{recorded: "0" * 64})
+    info = dataclasses.replace(info_for(remote.url), files=(remote,))
+    with pytest.raises(ChecksumError, match=f"has SHA-256 {sha(archive)}, expected 0{{64}}; the"):
         fetch_dataset(info, cache=tmp_path, progress=False)
     root = tmp_path / "mini"
     assert not (root / "READY").exists() and not (root / "unpacked").exists()
     assert not (root / "downloads" / "mini.zip").exists()
+    assert not (root / "sha256-pinned.json").exists()
     assert leftovers(tmp_path) == []
 
 
@@ -429,8 +422,7 @@ def nothing_pinned_or_kept(root):
 
 def test_a_web_page_instead_of_the_archive_is_refused_and_not_pinned(server, tmp_path):
     # before: the page was pinned, and from then on every fetch failed
-    server.files["/mini.zip"] = WEB_PAGE
-    info = info_for(server.url + "/mini.zip")
+    info = serve(server, WEB_PAGE)
     with pytest.raises(
         DatasetUnavailableError,
         match=r"^mini: mini.zip is a web page, not a zip archive \(a network's login page",
@@ -442,8 +434,7 @@ def test_a_web_page_instead_of_the_archive_is_refused_and_not_pinned(server, tmp
 
 def test_a_web_page_fails_a_recorded_checksum(server, dsb_like, tmp_path):
     archive, _ = dsb_like
-    server.files["/mini.zip"] = WEB_PAGE
-    info = info_for(server.url + "/mini.zip", reference=sha(archive))
+    info = serve(server, WEB_PAGE, reference=sha(archive))
     with pytest.raises(ChecksumError, match=rf"has SHA-256 {sha(WEB_PAGE)}, expected .* login"):
         fetch_dataset(info, cache=tmp_path, progress=False)
     nothing_pinned_or_kept(tmp_path / "mini")
@@ -502,8 +493,7 @@ def test_a_damaged_archive_with_a_valid_checksum_is_refused_cleanly(
 ):
     # before: a raw zlib.error (or a half-unpacked folder); fetch_or_synthetic did not fall back
     archive = damaged_archive(dsb_like, how)
-    server.files["/mini.zip"] = archive
-    info = info_for(server.url + "/mini.zip", sha256=sha(archive))
+    info = serve(server, archive, sha256=sha(archive))
     with pytest.raises(
         DatasetUnavailableError,
         match=r"^mini: mini.zip is not a valid zip archive, it is damaged: "
@@ -525,8 +515,7 @@ def test_an_archive_that_fails_while_unpacking_leaves_nothing_half_unpacked(
     # skip the content check, so that the damaged member is met half way through unpacking
     monkeypatch.setattr(download_module, "_check_archive", lambda *args: None)
     archive = damaged_archive(dsb_like, "deflate")
-    server.files["/mini.zip"] = archive
-    info = info_for(server.url + "/mini.zip", sha256=sha(archive))
+    info = serve(server, archive, sha256=sha(archive))
     with pytest.raises(DatasetUnavailableError, match=r"mini.zip could not be unpacked \(Error"):
         fetch_dataset(info, cache=tmp_path, progress=False)
     root = tmp_path / "mini"
@@ -546,8 +535,7 @@ def test_a_web_page_pinned_by_an_older_version_is_quarantined_and_fetched_again(
     (root / "downloads").mkdir(parents=True)
     (root / "downloads" / "mini.zip").write_bytes(WEB_PAGE)
     (root / "sha256-pinned.json").write_text(json.dumps({"mini.zip": sha(WEB_PAGE)}))
-    server.files["/mini.zip"] = archive
-    info = info_for(server.url + "/mini.zip")
+    info = serve(server, archive)
     assert len(fetch_dataset(info, cache=tmp_path, progress=False)) == 3
     out = capsys.readouterr().out
     quarantined = root / "quarantine" / "mini.zip"
@@ -565,8 +553,7 @@ def test_a_cached_copy_damaged_on_disk_is_quarantined_and_fetched_again(
     server, dsb_like, tmp_path, capsys
 ):
     archive, _ = dsb_like
-    server.files["/mini.zip"] = archive
-    info = info_for(server.url + "/mini.zip", sha256=sha(archive))
+    info = serve(server, archive, sha256=sha(archive))
     fetch_dataset(info, cache=tmp_path, progress=False)
     root = tmp_path / "mini"
     (root / "READY").unlink()
@@ -647,8 +634,7 @@ def test_float_masks_with_fractions_are_refused_not_truncated(server, tmp_path):
     mask = np.zeros((8, 8), np.float32)
     mask[2:5, 2:5] = 0.6
     archive = archive_with_mask(mask)
-    server.files["/mini.zip"] = archive
-    info = info_for(server.url + "/mini.zip", sha256=sha(archive))
+    info = serve(server, archive, sha256=sha(archive))
     with pytest.raises(
         DatasetUnavailableError,
         match=r"mask '.*/dsb2018/train/masks/a.tif' must hold whole-number labels, got dtype "
@@ -661,8 +647,7 @@ def test_float_masks_of_whole_numbers_are_read_exactly(server, tmp_path):
     mask = np.zeros((8, 8), np.float32)
     mask[1:3, 1:3], mask[5:7, 5:7] = 1.0, 7.0
     archive = archive_with_mask(mask)
-    server.files["/mini.zip"] = archive
-    info = info_for(server.url + "/mini.zip", sha256=sha(archive))
+    info = serve(server, archive, sha256=sha(archive))
     [(_, labels)] = fetch_dataset(info, cache=tmp_path, progress=False)
     assert labels.dtype == np.int32
     np.testing.assert_array_equal(labels, mask.astype(np.int32))
@@ -672,8 +657,7 @@ def test_negative_mask_values_are_refused(server, tmp_path):
     mask = np.zeros((8, 8), np.int16)
     mask[0, 0] = -1
     archive = archive_with_mask(mask)
-    server.files["/mini.zip"] = archive
-    info = info_for(server.url + "/mini.zip", sha256=sha(archive))
+    info = serve(server, archive, sha256=sha(archive))
     with pytest.raises(DatasetUnavailableError, match=r"must hold labels from 0 to 2147483647, "):
         fetch_dataset(info, cache=tmp_path, progress=False)
 
@@ -681,15 +665,6 @@ def test_negative_mask_values_are_refused(server, tmp_path):
 # ---------------------------------------------------------------------------------------------
 # Permissions: the cache honours the umask, so a class can share it
 # ---------------------------------------------------------------------------------------------
-@pytest.fixture(params=[0o022, 0o077], ids=oct)
-def umask(request):
-    old = os.umask(request.param)
-    try:
-        yield request.param
-    finally:
-        os.umask(old)
-
-
 def test_cached_files_and_folders_honour_the_umask(server, dsb_like, tmp_path, umask):
     # before: the download and the pins file were 0600 and the unpacked folder 0700
     archive, _ = dsb_like

@@ -354,15 +354,6 @@ def test_a_single_string_is_not_a_list_of_channel_names(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # Permissions: written files follow the umask, as files made by ordinary tools do
 # ---------------------------------------------------------------------------------------------
-@pytest.fixture(params=[0o022, 0o002, 0o077], ids=oct)
-def umask(request):
-    old = os.umask(request.param)
-    try:
-        yield request.param
-    finally:
-        os.umask(old)
-
-
 def test_written_tiffs_honour_the_umask(tmp_path, umask):
     # before: 0600 whatever the umask (the temporary file's mode survived the rename)
     path = write_tiff(tmp_path / "x.ome.tif", np.zeros((4, 4), np.uint8), axes="YX")
