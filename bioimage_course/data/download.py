@@ -605,9 +605,9 @@ def _obtain(
                 "the server sent another file than the one recorded: a page of the network "
                 "(a login page?) or a changed file"
             )
-        raise ChecksumError(f"{info.name}: {err}; {advice}{also}") from None
+        raise ChecksumError(f"{err}; {advice}{also}") from None
     except DatasetUnavailableError as err:
-        raise DatasetUnavailableError(f"{info.name}: {err}{also}") from None
+        raise DatasetUnavailableError(f"{err}{also}") from None
     if expected is None:
         pins[remote.filename] = digest
         _write_pins(root, pins)
