@@ -8,6 +8,9 @@ Files are written as OME-TIFF, the open format that Fiji/Bio-Formats, napari, Qu
 OMERO read, with the pixel size also in the TIFF resolution tags for simpler readers.
 Reading never modifies a file; writing refuses to replace a file unless ``overwrite=True`` and
 goes through a temporary file, so an interrupted write never leaves a half-written image.
+Reading converts sizes recorded in any OME unit (nm, mm, inch, ...) to um, and refuses a file
+that is truncated or holds fewer pages than its metadata declare, rather than returning
+something that looks like a different, valid image.
 
 Examples
 --------
@@ -202,7 +205,7 @@ LENGTH_UNITS_UM: dict[str, float] = {
     "pc": 648_000 / math.pi * _AU_UM,  # parsec
 }
 # OME units of length that are not physical: a size in them says nothing about micrometres.
-NON_PHYSICAL_UNITS = ("pixel", "reference frame")
+NON_PHYSICAL_UNITS = ("pixel", "reference frame", "referenceframe")  # the last: OMERO's spelling
 # Every unit of time that OME-XML allows (UnitsTime), as seconds per unit.
 TIME_UNITS_S: dict[str, float] = {
     **{prefix + "s": 10.0**exp for prefix, exp in _SI_EXPONENTS.items()},

@@ -304,6 +304,25 @@ def test_environment_variable_sets_the_cache(server, dsb_like, tmp_path, monkeyp
     assert (tmp_path / "elsewhere" / "mini" / "READY").is_file()
 
 
+def serve_bbbc039(server, archives, split_sizes=None):
+    """Serve the archives (name -> bytes); return the DatasetInfo of a BBBC039-like data set."""
+    files = []
+    for name, data in archives.items():
+        server.files["/" + name] = data
+        files.append(RemoteFile(server.url + "/" + name, name, sha256=sha(data)))
+    return DatasetInfo(
+        name="bbbc",
+        description="",
+        files=tuple(files),
+        splits=("train", "val", "test"),
+        split_sizes=split_sizes,
+        layout="bbbc039",
+        license="CC0",
+        citation="",
+        homepage="",
+    )
+
+
 def test_bbbc039_layout_numbers_touching_nuclei_apart(server, tmp_path):
     # two touching squares with values 1 and 2, a third apart with value 1, as in BBBC039 masks
     mask = np.zeros((20, 30), np.uint8)
@@ -333,24 +352,45 @@ def test_bbbc039_layout_numbers_touching_nuclei_apart(server, tmp_path):
             }
         ),
     }
-    files = []
-    for name, data in archives.items():
-        server.files["/" + name] = data
-        files.append(RemoteFile(server.url + "/" + name, name, sha256=sha(data)))
-    info = DatasetInfo(
-        name="bbbc",
-        description="",
-        files=tuple(files),
-        splits=("train", "val", "test"),
-        layout="bbbc039",
-        license="CC0",
-        citation="",
-        homepage="",
-    )
+    info = serve_bbbc039(server, archives)
     [(got_image, labels)] = fetch_dataset(info, split="train", cache=tmp_path, progress=False)
     np.testing.assert_array_equal(got_image, image)
     assert labels.max() == 3 and labels.dtype == np.int32
     assert len(np.unique(labels[2:8, 2:14])) == 2  # the touching pair stays two nuclei
+    assert len(fetch_dataset(info, split="val", cache=tmp_path, progress=False)) == 1
+
+
+def test_bbbc039_archives_are_checked_before_use(server, tmp_path):
+    image, mask = tiff_bytes(np.zeros((4, 5), np.uint16)), png_bytes(np.zeros((4, 5), np.uint8))
+    archives = {
+        "images.zip": zip_bytes({"images/a.tif": image, "images/b.tif": image}),
+        "masks.zip": zip_bytes({"masks/a.png": mask, "masks/b.png": mask}),
+        "metadata.zip": zip_bytes({"metadata/training.txt": "a.png\n", "metadata/test.txt": "b"}),
+    }
+    info = serve_bbbc039(server, archives, split_sizes=(1, 0, 1))
+    with pytest.raises(
+        DatasetUnavailableError,
+        match="^metadata.zip is not the bbbc archive expected: the list of the 'val' images, "
+        "validation.txt, is missing$",
+    ):
+        fetch_dataset(info, cache=tmp_path, progress=False)
+    archives["metadata.zip"] = zip_bytes(
+        {"training.txt": "a.png\n", "validation.txt": "a.png\n\nb.png\n", "test.txt": "b.png"}
+    )
+    info = serve_bbbc039(server, archives, split_sizes=(1, 0, 1))
+    with pytest.raises(DatasetUnavailableError, match="validation.txt lists 2 images, expected 0$"):
+        fetch_dataset(info, cache=tmp_path, progress=False)
+    info = serve_bbbc039(server, archives, split_sizes=(1, 1, 2))
+    with pytest.raises(
+        DatasetUnavailableError,
+        match="^images.zip is not the bbbc archive expected: it holds 2 .tif files, expected 4; "
+        "so did the cached copy, now in .*/quarantine/images.zip$",
+    ):
+        fetch_dataset(info, cache=tmp_path, progress=False)
+    assert not (tmp_path / "bbbc" / "unpacked").exists()
+    lists = {"training.txt": "a.png\n", "validation.txt": "b.png\n", "test.txt": ""}
+    archives["metadata.zip"] = zip_bytes(lists)
+    info = serve_bbbc039(server, archives, split_sizes=(1, 1, 0))  # as the archives hold
     assert len(fetch_dataset(info, split="val", cache=tmp_path, progress=False)) == 1
 
 
@@ -580,7 +620,7 @@ def test_healing_is_tried_once_and_the_error_says_where_the_bad_copy_went(server
     with pytest.raises(DatasetUnavailableError) as err:
         fetch_dataset(info_for(server.url + "/mini.zip"), cache=tmp_path, progress=False)
     assert str(err.value).startswith("mini.zip is a web page, not a zip archive")
-    assert str(err.value).endswith(f"moved it to {root / 'quarantine' / 'mini.zip'}")
+    assert str(err.value).endswith(f"; so did the cached copy, now in {root}/quarantine/mini.zip")
     assert server.requests == ["/mini.zip"]  # one more try, not a loop
     assert json.loads((root / "sha256-pinned.json").read_text()) == {}  # the bad pin is gone
     assert not (root / "downloads" / "mini.zip").exists() and not (root / "unpacked").exists()

@@ -574,7 +574,7 @@ def _obtain(
         if path.suffix == ".zip":
             _check_archive(candidate, info, remote)
 
-    healed = ""
+    moved, cached_problem = None, ""
     if path.is_file() and expected is not None:  # without a checksum a copy cannot be trusted
         digest = _sha256(path)
         try:
@@ -583,13 +583,19 @@ def _obtain(
             check(path)
             return path
         except DatasetUnavailableError as err:
-            moved = _quarantine(root, path)
-            healed = f"the cached {remote.filename} failed its checks ({err}); moved it to {moved}"
+            moved, cached_problem = _quarantine(root, path), str(err)
             if pinned and digest == expected:  # the pin vouched for a bad file: forget it
                 del pins[remote.filename]
                 _write_pins(root, pins)
                 expected, pinned = None, False
-    also = f"; {healed}" if healed else ""
+
+    def and_the_cached_copy(err: Exception) -> str:
+        if moved is None:
+            return ""
+        if str(err) == cached_problem:
+            return f"; so did the cached copy, now in {moved}"
+        return f"; the cached copy failed its checks ({cached_problem}) and is now in {moved}"
+
     try:
         digest = download(
             remote.url, path, sha256=expected, check=check, timeout=timeout, progress=progress
@@ -605,9 +611,9 @@ def _obtain(
                 "the server sent another file than the one recorded: a page of the network "
                 "(a login page?) or a changed file"
             )
-        raise ChecksumError(f"{err}; {advice}{also}") from None
+        raise ChecksumError(f"{err}; {advice}{and_the_cached_copy(err)}") from None
     except DatasetUnavailableError as err:
-        raise DatasetUnavailableError(f"{err}{also}") from None
+        raise DatasetUnavailableError(f"{err}{and_the_cached_copy(err)}") from None
     if expected is None:
         pins[remote.filename] = digest
         _write_pins(root, pins)
@@ -615,8 +621,11 @@ def _obtain(
             f"{info.name}: no checksum is known for {remote.filename}; pinned the SHA-256 "
             f"{digest} of this download, which passed the content checks, in {_pins_path(root)}"
         )
-    if healed:
-        print(f"{info.name}: {healed} and downloaded it again")
+    if moved is not None:
+        print(
+            f"{info.name}: the cached {remote.filename} failed its checks ({cached_problem}); "
+            f"moved it to {moved} and downloaded it again"
+        )
     return path
 
 
