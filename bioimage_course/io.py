@@ -349,32 +349,32 @@ def _ome_shape_problem(
 ) -> str | None:
     """How the pages of ``tif`` fall short of the shape its OME description declares."""
     planes = 0
+    declared = []  # (rows, columns) of the planes of each image
     for pixels in all_pixels:
         for data in pixels.iterfind(f"{ns}TiffData"):
             uuid = data.find(f"{ns}UUID")
             if uuid is not None and uuid.attrib.get("FileName", file_name) != file_name:
                 return None  # planes in other files: this file alone cannot be checked
         a = pixels.attrib
+        channel = pixels.find(f"{ns}Channel")
         try:
             sizes = {k: int(a.get("Size" + k, 1)) for k in "XYCZT"}
+            samples = int(channel.attrib.get("SamplesPerPixel", 1)) if channel is not None else 1
         except ValueError:
-            return f"the OME sizes are not integers: {dict(a)}"
-        channel = pixels.find(f"{ns}Channel")
-        samples = int(channel.attrib.get("SamplesPerPixel", 1)) if channel is not None else 1
+            return f"its OME sizes are not whole numbers: {dict(a)}"
         planes += sizes["Z"] * sizes["T"] * max(sizes["C"] // max(samples, 1), 1)
+        declared.append((sizes["Y"], sizes["X"]))
     n_pages = len(tif.pages)
     if n_pages < planes:
         return (
             f"its OME description declares {planes} image planes but the file holds only "
             f"{n_pages} page{'s' if n_pages != 1 else ''}"
         )
-    first = all_pixels[0].attrib
     page = tif.pages.first
-    declared = (int(first.get("SizeY", 0)), int(first.get("SizeX", 0)))
-    if (page.imagelength, page.imagewidth) != declared:
+    if (page.imagelength, page.imagewidth) != declared[0]:
         return (
-            f"its OME description declares planes of {declared[0]} x {declared[1]} pixels but "
-            f"the first page has {page.imagelength} x {page.imagewidth}"
+            f"its OME description declares planes of {declared[0][0]} x {declared[0][1]} pixels "
+            f"but the first page has {page.imagelength} x {page.imagewidth}"
         )
     return None
 

@@ -160,6 +160,21 @@ def test_truncated_ome_tiff_is_an_error_not_another_image(tmp_path, cut):
     assert cut_file.read_bytes() == whole[:-cut]  # reading never modifies
 
 
+def test_truncated_bigtiff_and_multi_image_files(tmp_path):
+    path = tmp_path / "big.ome.tif"
+    data = np.zeros((2, 16, 16), np.uint16)
+    tifffile.imwrite(path, data, bigtiff=True, ome=True, metadata={"axes": "CYX"})
+    assert read_tiff(path)[0].shape == (2, 16, 16)
+    path.write_bytes(path.read_bytes()[:-20])
+    with pytest.raises(ValueError, match="damaged or truncated: the ImageDescription tag of page"):
+        read_tiff(path)
+    path = tmp_path / "two.ome.tif"  # two images: the pages of both are counted
+    with tifffile.TiffWriter(path, ome=True) as tif:
+        tif.write(np.zeros((3, 8, 8), np.uint8), photometric="minisblack", metadata={"axes": "ZYX"})
+        tif.write(np.zeros((2, 4, 4), np.uint8), photometric="minisblack", metadata={"axes": "CYX"})
+    assert read_tiff(path)[0].shape == (3, 8, 8)
+
+
 def test_missing_pages_and_pixel_data_are_named(tmp_path):
     # a plain TIFF cut short: the second page's directory is gone
     path = tmp_path / "plain.tif"
