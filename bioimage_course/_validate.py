@@ -211,6 +211,35 @@ def check_sizes(value: Any, name: str, ndim: int, low: int = 1) -> tuple[int, ..
     return tuple(check_int(v, name, low) for v in values)
 
 
+def check_strings(value: Any, name: str, *, example: str = "['a', 'b']") -> tuple[str, ...]:
+    """Return ``value``, a list or tuple of strings, as a tuple; a single string is refused.
+
+    A string is itself a sequence (of letters), so accepting it would silently turn
+    ``"DAPI"`` into the four names ``D``, ``A``, ``P``, ``I``.
+
+    >>> check_strings(["DAPI", "GFP"], "channel_names")
+    ('DAPI', 'GFP')
+    >>> check_strings("DAPI", "names")
+    Traceback (most recent call last):
+    ...
+    TypeError: `names` must be a list or tuple of strings such as ['a', 'b'], got the string 'DAPI'
+    """
+    if isinstance(value, str):
+        raise TypeError(
+            f"`{name}` must be a list or tuple of strings such as {example}, got the string "
+            f"{value!r}"
+        )
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(
+            f"`{name}` must be a list or tuple of strings such as {example}, got "
+            f"{type(value).__name__}"
+        )
+    wrong = [v for v in value if not isinstance(v, str)]
+    if wrong:
+        raise TypeError(f"`{name}` must contain only strings, got {wrong[0]!r}")
+    return tuple(value)
+
+
 def check_choice(value: Any, name: str, choices: Iterable[Any]) -> Any:
     """Return ``value`` if it is one of ``choices``, else raise a ``ValueError`` listing them.
 

@@ -5,12 +5,22 @@ learning on synthetic nuclei, the course evaluates on real fluorescence images.
 
 :func:`fetch_dataset` downloads a registered data set once into a cache folder
 (``~/.cache/bioimage-course``, or the folder named by the environment variable
-``BIOIMAGE_COURSE_DATA``), checks each file's SHA-256 checksum, unpacks it and returns the
-(image, labels) pairs. A download is written to a temporary ``.part`` file and only renamed to
-its final name once it is complete and its checksum is right, and an archive is unpacked into a
-temporary folder that is renamed when done, so an interrupted or corrupted transfer never
-leaves anything that looks valid. Where a publisher gives no checksum, the first download's
-SHA-256 is pinned in the cache (and printed), and every later use is checked against it.
+``BIOIMAGE_COURSE_DATA``), checks it, unpacks it and returns the (image, labels) pairs. Each
+file must pass two checks before it is used:
+
+1. its SHA-256 checksum: the publisher's, or where the publisher gives none, a value recorded
+   independently by other projects' data loaders (``reference_sha256``);
+2. for a zip archive, its content: every member decompresses with the right CRC-32, and the
+   layout is the expected one (image/mask pairs, the number of images in each split).
+
+A download is written to a hidden temporary ``.part`` file and renamed to its final name only
+once it is complete and has passed both checks; archives are unpacked into a temporary folder
+renamed when all are done. So an interrupted transfer, a web page served instead of the file
+(a network's login page) or a damaged archive never leaves anything that looks valid. A cached
+file that fails its checks later (damaged on disk, or stored by an older version of this
+module) is moved to ``<cache>/<name>/quarantine/`` and downloaded again. Where no checksum is
+known at all, the SHA-256 of the first download that passes the content checks is pinned in
+the cache (and printed), and every later download is checked against it.
 
 Notebooks call :func:`fetch_or_synthetic`: offline (or behind a firewall, as on CI) it prints
 one line saying so and returns synthetic nuclei instead, so the lesson runs anyway.
@@ -28,19 +38,21 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
+import lzma
 import os
 import shutil
-import tempfile
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 import numpy as np
 
+from .._files import temporary_file, temporary_folder
 from .._validate import as_rng, check_choice
 
 __all__ = [
@@ -79,17 +91,23 @@ class RemoteFile:
     filename : str
         Name in the cache.
     sha256 : str or None
-        The publisher's SHA-256; None when the publisher gives none (then the first download is
-        pinned).
+        The publisher's SHA-256; None when the publisher gives none.
     reference_sha256 : str or None
-        A SHA-256 recorded by a third party (not the publisher); shown for comparison when the
-        file is pinned, never enforced.
+        A SHA-256 recorded independently by others (the data loaders of other projects),
+        enforced where the publisher gives none. With neither, the SHA-256 of the first
+        download that passes the content checks is pinned.
     """
 
     url: str
     filename: str
     sha256: str | None = None
     reference_sha256: str | None = None
+
+    @property
+    def expected_sha256(self) -> str | None:
+        """The checksum a download must have: the publisher's, else the reference value."""
+        digest = self.sha256 or self.reference_sha256
+        return None if digest is None else digest.lower()
 
 
 @dataclass(frozen=True)
@@ -116,6 +134,9 @@ class DatasetInfo:
         Folder inside the unpacked archive that holds the splits (``"folders"`` layout).
     pixel_size_um : float or None
         Pixel size, where it is known and the same for all images.
+    split_sizes : tuple of int or None
+        The number of image/mask pairs in each split, in the order of ``splits``; an archive
+        that holds other numbers is refused. None: not checked.
     notes : str
         Anything else a user should know (checksum provenance, mixed magnifications...).
     """
@@ -130,6 +151,7 @@ class DatasetInfo:
     homepage: str
     subdir: str = ""
     pixel_size_um: float | None = None
+    split_sizes: tuple[int, ...] | None = None
     notes: str = field(default="")
 
 
@@ -151,6 +173,7 @@ REGISTRY: dict[str, DatasetInfo] = {
             ),
         ),
         splits=("train", "test"),
+        split_sizes=(447, 50),
         layout="folders",
         subdir="dsb2018",
         license=(
@@ -166,8 +189,8 @@ REGISTRY: dict[str, DatasetInfo] = {
         ),
         homepage="https://github.com/stardist/stardist/releases/tag/0.1.0",
         notes=(
-            "The publisher (a GitHub release asset) gives no checksum: the first download is "
-            "pinned. reference_sha256 is the value recorded by the torch-em data loaders. "
+            "The publisher (a GitHub release asset) gives no checksum: downloads are checked "
+            "against reference_sha256, the value recorded by the torch-em data loaders. "
             "Pixel sizes differ between images and are not recorded."
         ),
     ),
@@ -196,6 +219,7 @@ REGISTRY: dict[str, DatasetInfo] = {
             ),
         ),
         splits=("train", "val", "test"),
+        split_sizes=(100, 50, 50),
         layout="bbbc039",
         license="CC0 1.0 (public domain dedication)",
         citation=(
@@ -206,8 +230,8 @@ REGISTRY: dict[str, DatasetInfo] = {
         ),
         homepage="https://bbbc.broadinstitute.org/BBBC039",
         notes=(
-            "The Broad Institute publishes no checksums: the first download is pinned. "
-            "reference_sha256 values are those recorded by third-party loaders (torch-em and "
+            "The Broad Institute publishes no checksums: downloads are checked against "
+            "reference_sha256, the values recorded by third-party loaders (torch-em and "
             "others). Masks are PNG files whose red channel numbers touching nuclei 1, 2, 3...; "
             "each connected region of one value is one nucleus."
         ),
@@ -245,14 +269,16 @@ def download(
     dest: str | os.PathLike,
     *,
     sha256: str | None = None,
+    check: Callable[[Path], None] | None = None,
     timeout: float = 30.0,
     progress: bool = False,
 ) -> str:
     """Download ``url`` to ``dest`` atomically and return the file's SHA-256.
 
     The data go to a temporary ``.part`` file next to ``dest``; only a complete transfer (as
-    long as the server announced) with the expected checksum is renamed to ``dest``. Anything
-    else deletes the partial file and raises.
+    long as the server announced) with the expected checksum, accepted by ``check``, is renamed
+    to ``dest``. Anything else deletes the partial file and raises. The file gets the
+    permissions the user's umask allows, as files made by ordinary tools do.
 
     Parameters
     ----------
@@ -262,6 +288,9 @@ def download(
         Final file name; its folder is created.
     sha256 : str, optional
         Expected SHA-256 (hex). None accepts any content (the caller pins the returned hash).
+    check : callable, optional
+        Called with the path of the complete temporary file; raises (a
+        :class:`DatasetUnavailableError`) to refuse it, e.g. when an archive is damaged.
     timeout : float
         Seconds to wait for the server.
     progress : bool
@@ -278,6 +307,8 @@ def download(
         If the server cannot be reached or the transfer is cut short.
     ChecksumError
         If the content's SHA-256 is not ``sha256``.
+    Exception
+        Whatever ``check`` raises.
 
     Examples
     --------
@@ -290,12 +321,11 @@ def download(
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
+    tmp = temporary_file(dest.parent, dest.name)
     h = hashlib.sha256()
     received = 0
     try:
-        with os.fdopen(fd, "wb") as out:
+        with open(tmp, "wb") as out:
             try:
                 response = urllib.request.urlopen(url, timeout=timeout)  # noqa: S310
             except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as err:
@@ -335,6 +365,8 @@ def download(
             raise ChecksumError(
                 f"{url} has SHA-256 {digest}, expected {sha256.lower()}; the file was discarded"
             )
+        if check is not None:
+            check(tmp)
         os.replace(tmp, dest)
         return digest
     finally:
@@ -342,6 +374,164 @@ def download(
             tmp.unlink()
 
 
+def _write_text(path: Path, text: str) -> None:
+    """Write a small text file atomically (a temporary file renamed when complete)."""
+    tmp = temporary_file(path.parent, path.name)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+# ---------------------------------------------------------------------------------------------
+# Checking an archive before anything is unpacked or pinned
+# ---------------------------------------------------------------------------------------------
+# What reading a damaged member of a zip archive raises: a wrong CRC-32 (BadZipFile), a broken
+# deflate stream (zlib.error), a stream that ends early (EOFError), a broken bzip2 stream
+# (OSError) or lzma stream (LZMAError), a compression method Python cannot read.
+_DAMAGED_MEMBER = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    OSError,
+    lzma.LZMAError,
+    NotImplementedError,
+)
+_IMAGE_SUFFIXES = (".ome.tiff", ".ome.tif", ".tiff", ".tif", ".png")  # what load_folder reads
+_BBBC039_LISTS = {"train": "training.txt", "val": "validation.txt", "test": "test.txt"}
+
+
+def _looks_like_a_web_page(path: Path) -> bool:
+    with open(path, "rb") as f:
+        start = f.read(1024).lstrip().lower()
+    return start.startswith((b"<!doctype html", b"<html", b"<head", b"<body"))
+
+
+def _check_member_paths(zf: zipfile.ZipFile, archive_name: str) -> None:
+    """Refuse members that would be written outside the folder the archive is unpacked into."""
+    for member in zf.namelist():
+        path = PurePosixPath(member.replace("\\", "/"))
+        if path.is_absolute() or ".." in path.parts or PureWindowsPath(member).drive:
+            raise DatasetUnavailableError(
+                f"{archive_name} contains a path outside the archive: {member!r}"
+            )
+
+
+def _image_stem(name: str) -> str | None:
+    """``a`` for ``.../a.tif`` or ``.../a.ome.tif``; None for a file that is not an image."""
+    base = PurePosixPath(name).name
+    for suffix in _IMAGE_SUFFIXES:
+        if base.lower().endswith(suffix) and len(base) > len(suffix):
+            return base[: -len(suffix)]
+    return None
+
+
+def _images_in(members: list[str], folder: str) -> dict[str, str]:
+    """The image files directly inside ``.../folder`` (any leading path), by stem."""
+    found = {}
+    for member in members:
+        parent = PurePosixPath(member).parent.as_posix()
+        stem = _image_stem(member)
+        if stem is not None and (parent == folder or parent.endswith("/" + folder)):
+            found[stem] = member
+    return found
+
+
+def _folders_layout_problem(
+    info: DatasetInfo, remote: RemoteFile, zf: zipfile.ZipFile, members: list[str]
+) -> str | None:
+    """``<subdir>/<split>/images`` and ``.../masks``: one mask per image, the expected counts."""
+    for i, split in enumerate(info.splits):
+        where = f"{info.subdir}/{split}" if info.subdir else split
+        images = _images_in(members, where + "/images")
+        masks = _images_in(members, where + "/masks")
+        if not images:
+            return f"no images in a {where + '/images'!r} folder"
+        unmatched = sorted(set(images) ^ set(masks))
+        if unmatched:
+            return (
+                f"{len(unmatched)} files in {where!r} have no partner image or mask "
+                f"(such as {unmatched[0]!r})"
+            )
+        if info.split_sizes is not None and len(images) != info.split_sizes[i]:
+            return f"{where!r} holds {len(images)} image/mask pairs, expected {info.split_sizes[i]}"
+    return None
+
+
+def _bbbc039_layout_problem(
+    info: DatasetInfo, remote: RemoteFile, zf: zipfile.ZipFile, members: list[str]
+) -> str | None:
+    """images.zip: TIFF images; masks.zip: PNG masks; metadata.zip: one list per split."""
+    if remote.filename == "metadata.zip":
+        lists = {PurePosixPath(m).name: m for m in members}
+        for i, split in enumerate(info.splits):
+            listing = _BBBC039_LISTS[split]
+            if listing not in lists:
+                return f"the list of the {split!r} images, {listing}, is missing"
+            lines = zf.read(lists[listing]).decode("utf-8", "replace").splitlines()
+            n = sum(1 for line in lines if line.strip())
+            if info.split_sizes is not None and n != info.split_sizes[i]:
+                return f"{listing} lists {n} images, expected {info.split_sizes[i]}"
+        return None
+    suffix = {"images.zip": ".tif", "masks.zip": ".png"}.get(remote.filename)
+    if suffix is None:
+        return None
+    n = sum(1 for m in members if m.lower().endswith(suffix))
+    expected = None if info.split_sizes is None else sum(info.split_sizes)
+    if n == 0 or (expected is not None and n != expected):
+        return f"it holds {n} {suffix} files, expected {expected or 'at least one'}"
+    return None
+
+
+_LAYOUT_PROBLEMS: dict[str, Callable[..., str | None]] = {
+    "folders": _folders_layout_problem,
+    "bbbc039": _bbbc039_layout_problem,
+}
+
+
+def _check_archive(path: Path, info: DatasetInfo, remote: RemoteFile) -> None:
+    """Raise :class:`DatasetUnavailableError` unless ``path`` is an intact zip archive laid out
+    as ``info`` expects.
+
+    Every member is read to its end, which verifies its CRC-32: an archive can be damaged and
+    still have the checksum that was pinned from it.
+    """
+    name = remote.filename
+    if not zipfile.is_zipfile(path):
+        if _looks_like_a_web_page(path):
+            raise DatasetUnavailableError(
+                f"{name} is a web page, not a zip archive (a network's login page or an error "
+                "page?)"
+            )
+        raise DatasetUnavailableError(f"{name} is not a valid zip archive (cut short?)")
+    member = ""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            _check_member_paths(zf, name)
+            for member in zf.namelist():
+                with zf.open(member) as f:
+                    while f.read(_CHUNK):
+                        pass
+            members = [
+                m for m in zf.namelist() if not m.endswith("/") and "__MACOSX" not in m.split("/")
+            ]
+            problem = _LAYOUT_PROBLEMS[info.layout](info, remote, zf, members)
+    except DatasetUnavailableError:  # an OSError too, but not a damaged member
+        raise
+    except _DAMAGED_MEMBER as err:
+        where = f": {member!r} cannot be read" if member else ""
+        raise DatasetUnavailableError(
+            f"{name} is not a valid zip archive, it is damaged{where} ({err})"
+        ) from None
+    if problem is not None:
+        raise DatasetUnavailableError(f"{name} is not the {info.name} archive expected: {problem}")
+
+
+# ---------------------------------------------------------------------------------------------
+# The cache: verified downloads, pinned checksums, quarantine
+# ---------------------------------------------------------------------------------------------
 def _pins_path(root: Path) -> Path:
     return root / "sha256-pinned.json"
 
@@ -352,63 +542,148 @@ def _read_pins(root: Path) -> dict[str, str]:
 
 
 def _write_pins(root: Path, pins: dict[str, str]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".pins.", dir=root)
-    with os.fdopen(fd, "w") as f:
-        json.dump(pins, f, indent=1, sort_keys=True)
-    os.replace(tmp, _pins_path(root))
+    _write_text(_pins_path(root), json.dumps(pins, indent=1, sort_keys=True))
+
+
+def _quarantine(root: Path, path: Path) -> Path:
+    """Move a cached file that failed its checks out of the way, kept for inspection."""
+    folder = root / "quarantine"
+    folder.mkdir(exist_ok=True)
+    target = folder / path.name
+    os.replace(path, target)
+    return target
 
 
 def _obtain(
     info: DatasetInfo, remote: RemoteFile, root: Path, timeout: float, progress: bool
 ) -> Path:
-    """Download one file (or reuse the cached copy), verify it, pin its checksum if needed."""
+    """The path of one file of ``info`` in the cache that has passed every check.
+
+    A cached copy is used if it passes; one that fails is quarantined and downloaded again,
+    once. A download is checked before it is renamed into place; its checksum is pinned
+    when none is known.
+    """
     path = root / "downloads" / remote.filename
     pins = _read_pins(root)
-    expected = remote.sha256 or pins.get(remote.filename)
-    if path.is_file():
-        if expected is not None and _sha256(path) == expected:
+    expected = remote.expected_sha256
+    pinned = expected is None and remote.filename in pins
+    if pinned:
+        expected = pins[remote.filename]
+
+    def check(candidate: Path) -> None:  # candidate: the cached file or a finished download
+        if path.suffix == ".zip":
+            _check_archive(candidate, info, remote)
+
+    moved, cached_problem = None, ""
+    if path.is_file() and expected is not None:  # without a checksum a copy cannot be trusted
+        digest = _sha256(path)
+        try:
+            if digest != expected:
+                raise ChecksumError(f"SHA-256 {digest}, expected {expected}")
+            check(path)
             return path
-        path.unlink()  # not what we expect: fetch again
-    digest = download(remote.url, path, sha256=expected, timeout=timeout, progress=progress)
+        except DatasetUnavailableError as err:
+            moved, cached_problem = _quarantine(root, path), str(err)
+            if pinned and digest == expected:  # the pin vouched for a bad file: forget it
+                del pins[remote.filename]
+                _write_pins(root, pins)
+                expected, pinned = None, False
+
+    def and_the_cached_copy(err: Exception) -> str:
+        if moved is None:
+            return ""
+        if str(err) == cached_problem:
+            return f"; so did the cached copy, now in {moved}"
+        return f"; the cached copy failed its checks ({cached_problem}) and is now in {moved}"
+
+    try:
+        digest = download(
+            remote.url, path, sha256=expected, check=check, timeout=timeout, progress=progress
+        )
+    except ChecksumError as err:
+        if pinned:
+            advice = (
+                f"the expected value was pinned by an earlier download in {_pins_path(root)}; if "
+                "the publisher has changed the file, delete that file to accept the new one"
+            )
+        else:
+            advice = (
+                "the server sent another file than the one recorded: a page of the network "
+                "(a login page?) or a changed file"
+            )
+        raise ChecksumError(f"{err}; {advice}{and_the_cached_copy(err)}") from None
+    except DatasetUnavailableError as err:
+        raise DatasetUnavailableError(f"{err}{and_the_cached_copy(err)}") from None
     if expected is None:
         pins[remote.filename] = digest
         _write_pins(root, pins)
-        if remote.reference_sha256 is None:
-            compare = ""
-        elif remote.reference_sha256 == digest:
-            compare = " (matches the third-party reference value)"
-        else:
-            compare = f" (differs from the third-party reference value {remote.reference_sha256})"
         print(
-            f"{info.name}: the publisher gives no checksum for {remote.filename}; pinned SHA-256 "
-            f"{digest}{compare} in {_pins_path(root)}"
+            f"{info.name}: no checksum is known for {remote.filename}; pinned the SHA-256 "
+            f"{digest} of this download, which passed the content checks, in {_pins_path(root)}"
+        )
+    if moved is not None:
+        print(
+            f"{info.name}: the cached {remote.filename} failed its checks ({cached_problem}); "
+            f"moved it to {moved} and downloaded it again"
         )
     return path
 
 
-def _unpack(archive: Path, dest: Path) -> None:
-    """Extract a zip archive into ``dest`` via a temporary folder renamed at the end."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+def _unpack_all(downloaded: list[Path], unpacked: Path) -> None:
+    """Unpack every archive (copy other files) into a temporary folder renamed at the end.
+
+    ``unpacked`` appears only when every archive has been unpacked completely: an error part
+    way leaves nothing half-unpacked behind.
+    """
+    unpacked.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_folder(unpacked.parent, unpacked.name)
     try:
-        with zipfile.ZipFile(archive) as zf:
-            for member in zf.namelist():
-                target = (tmp / member).resolve()
-                if not target.is_relative_to(tmp.resolve()):
-                    raise DatasetUnavailableError(
-                        f"{archive.name} contains a path outside the archive: {member!r}"
-                    )
-            zf.extractall(tmp)
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(tmp, dest)
-    except zipfile.BadZipFile as err:
-        raise DatasetUnavailableError(
-            f"{archive.name} is not a valid zip archive ({err})"
-        ) from None
+        for path in downloaded:
+            target = tmp / path.stem
+            if path.suffix != ".zip":
+                target.mkdir()
+                shutil.copyfile(path, target / path.name)
+                continue
+            try:
+                with zipfile.ZipFile(path) as zf:
+                    _check_member_paths(zf, path.name)
+                    zf.extractall(target)
+            except DatasetUnavailableError:
+                raise
+            except _DAMAGED_MEMBER as err:
+                raise DatasetUnavailableError(f"{path} could not be unpacked ({err})") from None
+        if unpacked.exists():
+            shutil.rmtree(unpacked)
+        os.replace(tmp, unpacked)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the unpacked files
+# ---------------------------------------------------------------------------------------------
+def _as_labels(mask: np.ndarray, where: str) -> np.ndarray:
+    """``mask`` as int32 labels, refusing anything a conversion would change.
+
+    Floating-point masks are accepted only when they hold whole numbers: cast to integers,
+    0.6 would become 0 and its object would vanish.
+    """
+    if mask.dtype.kind == "f":
+        wrong = ~np.isfinite(mask) | (mask != np.round(mask))
+        if wrong.any():
+            raise DatasetUnavailableError(
+                f"{where} must hold whole-number labels, got dtype {mask.dtype} with the value "
+                f"{mask[wrong].flat[0]}"
+            )
+    elif mask.dtype.kind not in "biu":
+        raise DatasetUnavailableError(f"{where} must be a label image, got dtype {mask.dtype}")
+    if mask.size and (mask.min() < 0 or mask.max() > np.iinfo(np.int32).max):
+        raise DatasetUnavailableError(
+            f"{where} must hold labels from 0 to {np.iinfo(np.int32).max}, got values from "
+            f"{mask.min()} to {mask.max()}"
+        )
+    return mask.astype(np.int32)
 
 
 def _load_folders(info: DatasetInfo, unpacked: Path, split: str) -> list:
@@ -419,7 +694,15 @@ def _load_folders(info: DatasetInfo, unpacked: Path, split: str) -> list:
     if not found:
         raise DatasetUnavailableError(f"{info.name}: no {pattern!r} folder in the archive")
     pairs = load_folder(found[0])
-    return [(image, labels.astype(np.int32)) for image, labels in pairs]
+    masks = {}  # load_folder returns the pairs sorted by name: name the mask of each
+    for p in (found[0] / "masks").iterdir():
+        if _image_stem(p.name) is not None:
+            masks[_image_stem(p.name)] = p
+    names = [masks[stem] for stem in sorted(masks)]
+    return [
+        (image, _as_labels(labels, f"mask {str(name)!r}"))
+        for (image, labels), name in zip(pairs, names, strict=True)
+    ]
 
 
 def _load_bbbc039(info: DatasetInfo, unpacked: Path, split: str) -> list:
@@ -428,10 +711,11 @@ def _load_bbbc039(info: DatasetInfo, unpacked: Path, split: str) -> list:
 
     from ..io import read_tiff
 
-    lists = {"train": "training.txt", "val": "validation.txt", "test": "test.txt"}
-    listing = next(unpacked.rglob(lists[split]), None)
+    listing = next(unpacked.rglob(_BBBC039_LISTS[split]), None)
     if listing is None:
-        raise DatasetUnavailableError(f"{info.name}: {lists[split]} is missing from metadata.zip")
+        raise DatasetUnavailableError(
+            f"{info.name}: {_BBBC039_LISTS[split]} is missing from metadata.zip"
+        )
     names = [line.strip() for line in listing.read_text().splitlines() if line.strip()]
     images = {p.stem: p for p in unpacked.rglob("*.tif") if "__MACOSX" not in p.parts}
     masks = {p.stem: p for p in unpacked.rglob("*.png") if "__MACOSX" not in p.parts}
@@ -484,8 +768,10 @@ def fetch_dataset(
     Raises
     ------
     DatasetUnavailableError
-        If a file cannot be downloaded (offline, server down, transfer cut short) or is broken;
-        :class:`ChecksumError` (a subclass) if its checksum is wrong.
+        If a file cannot be downloaded (offline, server down, transfer cut short), is not what
+        was expected (a web page, a damaged archive, another layout or number of images) or
+        holds masks that are not label images; :class:`ChecksumError` (a subclass) if its
+        checksum is wrong. The message says what to delete where that would help.
     """
     if isinstance(name, DatasetInfo):
         info = name
@@ -498,14 +784,9 @@ def fetch_dataset(
     ready = root / "READY"
     root.mkdir(parents=True, exist_ok=True)
     if not ready.is_file():
-        for remote in info.files:
-            path = _obtain(info, remote, root, timeout, progress)
-            if path.suffix == ".zip":
-                _unpack(path, unpacked / path.stem)
-            else:
-                (unpacked / path.stem).mkdir(parents=True, exist_ok=True)
-                shutil.copy2(path, unpacked / path.stem / path.name)
-        ready.write_text("unpacked and verified\n")
+        downloaded = [_obtain(info, remote, root, timeout, progress) for remote in info.files]
+        _unpack_all(downloaded, unpacked)
+        _write_text(ready, "downloaded, verified and unpacked\n")
     return _LOADERS[info.layout](info, unpacked, split)
 
 
