@@ -555,7 +555,7 @@ def test_an_archive_that_fails_while_unpacking_leaves_nothing_half_unpacked(
     server, dsb_like, tmp_path, monkeypatch
 ):
     # skip the content check, so that the damaged member is met half way through unpacking
-    monkeypatch.setattr(download_module, "_check_archive", lambda *args: None)
+    monkeypatch.setattr(download_module, "check_archive", lambda *args: None)
     archive = damaged_archive(dsb_like, "deflate")
     info = serve(server, archive, sha256=sha(archive))
     with pytest.raises(DatasetUnavailableError, match=r"mini.zip could not be unpacked \(Error"):
