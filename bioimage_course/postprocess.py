@@ -52,6 +52,7 @@ __all__ = [
     "three_class_target",
     "distance_target",
     "seeded_watershed",
+    "median_diameter",
     "remove_small",
     "instances_from_three_class",
     "instances_from_distance",
@@ -146,6 +147,20 @@ def distance_target(labels: Any) -> np.ndarray:
         distance = distance[rows, cols]
         out[grown][inside] = (distance[inside] / distance[inside].max()).astype(np.float32)
     return out
+
+
+def median_diameter(labels: Any) -> float:
+    """Median equivalent diameter (pixels) of the objects in ``labels``: ``2 sqrt(area / pi)``.
+
+    >>> labels = np.zeros((20, 20), int); labels[2:12, 2:12] = 1
+    >>> round(median_diameter(labels), 2)
+    11.28
+    """
+    areas = np.bincount(np.asarray(labels).ravel())[1:]
+    areas = areas[areas > 0]
+    if areas.size == 0:
+        return float("nan")
+    return float(np.median(2.0 * np.sqrt(areas / np.pi)))
 
 
 def remove_small(labels: Any, min_size: int) -> np.ndarray:

@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from .._validate import check_choice
+from ..postprocess import median_diameter
 
 __all__ = [
     "SAMPLE_SIZES",
@@ -71,20 +72,6 @@ CITATION = (
 LICENSE = "CC0 1.0 (public domain dedication)"
 
 
-def median_diameter(labels: Any) -> float:
-    """Median equivalent diameter (pixels) of the objects in ``labels``: ``2 sqrt(area / pi)``.
-
-    >>> labels = np.zeros((20, 20), int); labels[2:12, 2:12] = 1
-    >>> round(median_diameter(labels), 2)
-    11.28
-    """
-    areas = np.bincount(np.asarray(labels).ravel())[1:]
-    areas = areas[areas > 0]
-    if areas.size == 0:
-        return float("nan")
-    return float(np.median(2.0 * np.sqrt(areas / np.pi)))
-
-
 def make_split(ids: Any, *, seed: int = SPLIT_SEED) -> dict[str, list[str]]:
     """Split image ids into train / val / test (70 / 15 / 15 %), reproducibly.
 
@@ -100,7 +87,8 @@ def make_split(ids: Any, *, seed: int = SPLIT_SEED) -> dict[str, list[str]]:
     n_val = round(SPLIT_FRACTIONS["val"] * len(ids))
     parts = np.split(order, [n_train, n_train + n_val])
     return {
-        name: sorted(ids[i] for i in part) for name, part in zip(SPLIT_FRACTIONS, parts, strict=True)
+        name: sorted(ids[i] for i in part)
+        for name, part in zip(SPLIT_FRACTIONS, parts, strict=True)
     }
 
 
