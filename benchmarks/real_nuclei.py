@@ -10,7 +10,7 @@ IoU 0.5..0.95 of TP / (TP + FP + FN)), and the seconds each method took, for
 - notebook 05's model: a separated-mask U-Net trained on synthetic nuclei only (notebook 05's
   recipe and size), applied without rescaling, as in notebook 05;
 - notebook 08's three routes (separated mask, 3-class, distance map), trained as in the
-  notebook on synthetic nuclei + the 24 real training images of ``data/real``, applied at the
+  notebook on synthetic nuclei + the 40 real training images of ``data/real``, applied at the
   estimated nucleus size;
 - ``bioimage_course.segment_nuclei`` with the shipped pretrained model.
 

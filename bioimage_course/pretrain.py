@@ -2,7 +2,7 @@
 
 Introduced in notebook 08 (instance segmentation); the model is what
 :func:`bioimage_course.segment_nuclei` uses. Everything it learns from is available to every
-user: the 24 real training images of the course's sample (``data/real``, see
+user: the 40 real training images of the course's sample (``data/real``, see
 :mod:`bioimage_course.data.real`) and synthetic nuclei drawn by
 :func:`bioimage_course.data.random_nuclei_params`. The recipe:
 
@@ -48,7 +48,7 @@ __all__ = ["RECIPE", "training_pairs", "pretrain_nuclei"]
 RECIPE: dict[str, Any] = {
     "architecture": {"in_channels": 1, "out_channels": 3, "depth": 3, "base_channels": 16},
     "training_diameter_px": TRAINING_DIAMETER_PX,
-    "real_images": "data/real train split (24 images)",
+    "real_images": "data/real train split (40 images)",
     "real_repeats": 2,
     "n_synthetic": 24,
     "synthetic_shape": [256, 256],

@@ -104,7 +104,7 @@ def test_script_regenerates_the_committed_files(tmp_path):
 def test_load_real_sample_reads_the_checkout():
     train = real.load_real_sample("train")
     same = real.load_real_sample("train", root=FOLDER)
-    assert len(train) == 24
+    assert len(train) == 40
     for (image, labels), (image2, labels2) in zip(train, same, strict=True):
         np.testing.assert_array_equal(image, image2)
         np.testing.assert_array_equal(labels, labels2)

@@ -1,7 +1,7 @@
 """Real fluorescence nuclei shipped with the course: a small CC0 sample of the DSB 2018 images.
 
 Introduced in notebook 08 (instance segmentation): synthetic nuclei are the teacher, real nuclei
-the exam. The repository's ``data/real/`` folder holds 24 training and 8 test images of real
+the exam. The repository's ``data/real/`` folder holds 40 training and 8 test images of real
 stained nuclei with their hand-drawn instance masks, chosen to span the sizes (nuclei 7 to 94
 pixels across) and densities of the 2018 Data Science Bowl fluorescence images::
 
@@ -29,7 +29,7 @@ developers have it; users do not need it)::
 Examples
 --------
 >>> [(split, len(names)) for split, names in sample_names().items()]
-[('train', 24), ('test', 8)]
+[('train', 40), ('test', 8)]
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ __all__ = [
 
 SPLIT_SEED = 2018
 SPLIT_FRACTIONS = {"train": 0.7, "val": 0.15, "test": 0.15}
-SAMPLE_SIZES = {"train": 24, "test": 8}  # images in data/real, drawn from the matching split
+SAMPLE_SIZES = {"train": 40, "test": 8}  # images in data/real, drawn from the matching split
 _MANIFEST = "real_sample_manifest.json"  # the packaged copy of data/real/manifest.json
 
 CITATION = (
@@ -179,7 +179,7 @@ def load_real_sample(
     Parameters
     ----------
     split : {"train", "test"}
-        24 training or 8 test images (from the matching splits of the full data set).
+        40 training or 8 test images (from the matching splits of the full data set).
     root : str or path, optional
         A folder laid out as ``data/real`` to read. ``None``: the repository's ``data/real``
         if the package runs from a checkout, else the cached download (fetched on first use).
