@@ -16,7 +16,13 @@ module                    concept                                     notebook
 ``training``, ``predict`` training loop, tiled prediction             05
 ``receptive_field``       analytic and effective receptive field      06
 ``metrics``               pixel, instance, distance, image metrics    07
+``postprocess``           3-class and distance targets, watershed     08
+``routes``, ``nuclei``    instance routes, ``segment_nuclei``         08, 09
+``pretrain``              the pretrained nuclei model's recipe        08
 ========================  ==========================================  ========
+
+``bioimage_course.segment_nuclei(image)`` segments the nuclei of a fluorescence image with the
+shipped pretrained model (see :mod:`bioimage_course.nuclei`).
 """
 
 __version__ = "0.1.0"
@@ -24,3 +30,12 @@ __version__ = "0.1.0"
 # The course repository: the only place that names it. `bioimage-course set-repo URL` re-points
 # the README badges and the notebooks' setup cells for a fork.
 REPO_URL = "https://github.com/bioimage-course/bioimage-course"
+
+
+def __getattr__(name: str):
+    # imported on first use, so that ``import bioimage_course`` stays light (no torch)
+    if name == "segment_nuclei":
+        from .nuclei import segment_nuclei
+
+        return segment_nuclei
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -49,13 +49,13 @@ RECIPE: dict[str, Any] = {
     "architecture": {"in_channels": 1, "out_channels": 3, "depth": 3, "base_channels": 16},
     "training_diameter_px": TRAINING_DIAMETER_PX,
     "real_images": "data/real train split (40 images)",
-    "real_repeats": 2,
+    "real_repeats": 1,
     "n_synthetic": 24,
     "synthetic_shape": [256, 256],
     "patch_size": 112,
     "foreground_prob": 0.8,
     "batch_size": 8,
-    "steps": 1600,
+    "steps": 1000,
     "lr": 3e-3,
     "epochs": 8,
     "optimizer": "adam",
@@ -159,9 +159,11 @@ def pretrain_nuclei(
         "n_params": model.n_params,
         "train_loss": [round(v, 4) for v in history.train_loss],
         "train_seconds": round(time.time() - started, 1),
+        "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-        "command": "python -m bioimage_course.pretrain bioimage_course/weights --overwrite",
+        "command": "python -m bioimage_course.pretrain bioimage_course/weights --overwrite"
+        + ("" if threads == 1 else f" --threads {threads}"),
     }
     card_path = path.with_suffix(".json")
     old = json.loads(card_path.read_text()) if card_path.exists() else {}
