@@ -278,11 +278,14 @@ def instances_from_distance(
     foreground: Any,
     *,
     h: float = 0.1,
+    smooth_px: float = 1.0,
     foreground_threshold: float = 0.5,
     min_size: int = 1,
 ) -> np.ndarray:
     """Instance labels from a predicted distance map and foreground probability.
 
+    0. **smoothing**: a Gaussian blur of ``smooth_px`` pixels, so that pixel noise in a
+       predicted map does not make every bump a maximum (0: none, for exact maps);
     1. **seeds**: the maxima of the distance map that stand at least ``h`` above their
        surroundings (:func:`skimage.morphology.h_maxima`; a flat top is one seed), numbered;
     2. **watershed**: the seeds flood ``-distance`` (each hill from its top down) within the
@@ -296,6 +299,8 @@ def instances_from_distance(
         2D foreground probability (or a 0/1 mask).
     h : float
         Minimal height of a maximum: a larger ``h`` merges hills split by shallow dips.
+    smooth_px : float
+        Standard deviation of the Gaussian blur of ``distance``, in pixels.
     foreground_threshold : float
         Threshold on ``foreground``.
     min_size : int
@@ -314,7 +319,10 @@ def instances_from_distance(
             f"got {foreground.shape}"
         )
     check_in_range(h, "h", 0, low_inclusive=False)
+    check_in_range(smooth_px, "smooth_px", 0)
     check_in_range(foreground_threshold, "foreground_threshold", 0, 1)
+    if smooth_px > 0:
+        distance = ndi.gaussian_filter(distance.astype(np.float64), smooth_px)
     mask = foreground > foreground_threshold
     peaks = morphology.h_maxima(distance.astype(np.float64), h) > 0
     seeds = measure.label(peaks & mask, connectivity=2)

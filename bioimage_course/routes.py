@@ -219,7 +219,10 @@ def _decode_three_class(outputs: np.ndarray, area: float) -> np.ndarray:
 
 
 def _decode_distance(outputs: np.ndarray, area: float) -> np.ndarray:
-    return instances_from_distance(outputs[1], outputs[0], h=0.15, min_size=int(20 * area))
+    smooth = float(np.sqrt(area))  # 1 pixel at the training scale
+    return instances_from_distance(
+        outputs[1], outputs[0], h=0.1, smooth_px=smooth, min_size=int(20 * area)
+    )
 
 
 @dataclass(frozen=True)

@@ -136,8 +136,19 @@ def test_distance_decoder_is_its_skimage_composition(seed, h):
     mask = foreground > 0.5
     seeds = measure.label(morphology.h_maxima(distance, h) & mask, connectivity=2)
     expected = segmentation.watershed(-distance, seeds, mask=mask)
-    got = instances_from_distance(distance, foreground, h=h)
+    got = instances_from_distance(distance, foreground, h=h, smooth_px=0)
     np.testing.assert_array_equal(got, segmentation.relabel_sequential(expected)[0])
+
+
+def test_distance_decoder_smooths_first():
+    rng = np.random.default_rng(3)
+    distance = ndi.gaussian_filter(rng.random((48, 48)), 3)
+    foreground = np.ones((48, 48))
+    smoothed = ndi.gaussian_filter(distance, 1.5)
+    np.testing.assert_array_equal(
+        instances_from_distance(distance, foreground, h=0.01, smooth_px=1.5),
+        instances_from_distance(smoothed, foreground, h=0.01, smooth_px=0),
+    )
 
 
 def test_remove_small_and_median_diameter():
