@@ -24,6 +24,11 @@ user: the 40 real training images of the course's sample (``data/real``, see
 writes ``nuclei_unet.pt`` (float16 weights + architecture, for ``torch.load(...,
 weights_only=True)``) and ``nuclei_unet.json`` (the recipe and the file's SHA-256). On the CPU
 with one thread (the default) a seed gives the same file every time.
+
+Examples
+--------
+>>> RECIPE["architecture"], RECIPE["training_diameter_px"]
+({'in_channels': 1, 'out_channels': 3, 'depth': 3, 'base_channels': 16}, 20.0)
 """
 
 from __future__ import annotations
