@@ -141,18 +141,19 @@ def test_without_a_checkout_the_sample_is_downloaded_and_verified(
     url, served = repository_server
     monkeypatch.setattr(bioimage_course, "REPO_URL", url)
     monkeypatch.setattr(real, "_checkout_folder", lambda: None)
+    n_files = 2 * sum(real.SAMPLE_SIZES.values())  # images and masks, both splits
     test = real.load_real_sample("test", cache=tmp_path)
-    assert len(served) == 2 * 32
+    assert len(served) == n_files
     for (image, labels), (image2, labels2) in zip(test, real.load_real_sample("test"), strict=True):
         np.testing.assert_array_equal(image, image2)
         np.testing.assert_array_equal(labels, labels2)
     real.load_real_sample("train", cache=tmp_path)  # cached and verified: nothing fetched
-    assert len(served) == 2 * 32
+    assert len(served) == n_files
     # a corrupted cached file is fetched again, never used
     broken = tmp_path / "real_sample" / "test" / "images" / "nuclei_00.tif"
     broken.write_bytes(b"not a tiff")
     real.load_real_sample("test", cache=tmp_path)
-    assert len(served) == 2 * 32 + 1
+    assert len(served) == n_files + 1
 
 
 def test_a_wrong_download_is_refused(repository_server, tmp_path, monkeypatch):
