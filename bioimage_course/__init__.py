@@ -2,9 +2,9 @@
 
 One module (or subpackage of small modules) per concept, each introduced by a notebook:
 
-========================  ==========================================  ========
+========================  ==========================================  =
 module                    concept                                     notebook
-========================  ==========================================  ========
+========================  ==========================================  =
 ``device``                CPU/GPU choice, seeding, mixed precision    all
 ``io``                    TIFF/OME-TIFF with axes and pixel size      01
 ``plot``                  display helpers shared by the notebooks     all
@@ -17,7 +17,13 @@ module                    concept                                     notebook
 ``training``, ``predict`` training loop, tiled prediction             05
 ``receptive_field``       analytic and effective receptive field      06
 ``metrics``               pixel, instance, distance, image metrics    07
-========================  ==========================================  ========
+``postprocess``           3-class and distance targets, watershed     08
+``routes``, ``nuclei``    instance routes, ``segment_nuclei``         08, 09
+``pretrain``              the pretrained nuclei model's recipe        08
+========================  ==========================================  =
+
+``bioimage_course.segment_nuclei(image)`` segments the nuclei of a fluorescence image with the
+shipped pretrained model (see :mod:`bioimage_course.nuclei`).
 """
 
 __version__ = "0.1.0"
@@ -52,3 +58,12 @@ RUNNER_REQUIREMENTS = (
 # Set (to anything but "", "0", "false", "no") for kernels that no frontend will see: interactive
 # cells then show static figures only (see `plot.interactive_figure`).
 HEADLESS_ENV = "BIOIMAGE_COURSE_HEADLESS"
+
+
+def __getattr__(name: str):
+    # imported on first use, so that ``import bioimage_course`` stays light (no torch)
+    if name == "segment_nuclei":
+        from .nuclei import segment_nuclei
+
+        return segment_nuclei
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
