@@ -200,8 +200,8 @@ def _input_multiple(model: nn.Module) -> int:
         return 1
 
 
-def _tile_and_overlap(model, tile, overlap, multiple: int, shape) -> tuple[tuple, int, int]:
-    """Checked ``(tile_hw, overlap, margin)``; the tile is clipped to the (padded) image."""
+def _tile_and_overlap(model, tile, overlap, multiple: int, shape) -> tuple[tuple, tuple, int]:
+    """Checked ``(tile_hw, overlap_hw, margin)``; the tile is clipped to the (padded) image."""
     tiles_hw = (tile, tile) if np.isscalar(tile) else tuple(tile)
     if len(tiles_hw) != 2:
         raise ValueError(f"`tile` must be an int or (height, width), got {tile!r}")
@@ -224,7 +224,9 @@ def _tile_and_overlap(model, tile, overlap, multiple: int, shape) -> tuple[tuple
                     f"{overlap + multiple} or pass a smaller `overlap`"
                 )
             raise ValueError(f"`overlap` must be smaller than `tile`, got {overlap} and {tile!r}")
-    return tiles_hw, overlap, min(reach, overlap // 2)
+    # along an axis that one tile covers there is nothing to overlap
+    overlaps = tuple(overlap if t < n else 0 for t, n in zip(tiles_hw, shape, strict=True))
+    return tiles_hw, overlaps, min(reach, overlap // 2)
 
 
 def _predicted_tiles(model, arr, windows, *, batch_size, normalizer, output, device, bar):

@@ -245,7 +245,8 @@ def cache_dir(cache: str | os.PathLike | None = None) -> Path:
     return Path(base) / "bioimage-course"
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The SHA-256 checksum of a file, read a chunk at a time, as a hex string."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(READ_CHUNK), b""):
@@ -421,7 +422,7 @@ def _obtain(
 
     moved, cached_problem = None, ""
     if path.is_file() and expected is not None:  # without a checksum a copy cannot be trusted
-        digest = _sha256(path)
+        digest = file_sha256(path)
         try:
             if digest != expected:
                 raise ChecksumError(f"SHA-256 {digest}, expected {expected}")

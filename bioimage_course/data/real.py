@@ -153,14 +153,14 @@ def _checkout_folder() -> Path | None:
 def _fetch(cache: str | Path | None, timeout: float) -> Path:
     """Download the sample into the cache (once), each file checked against its SHA-256."""
     from .. import REPO_URL
-    from .download import _sha256, cache_dir, download
+    from .download import cache_dir, download, file_sha256
 
     folder = cache_dir(cache) / "real_sample"
     for entry in _manifest()["files"]:
         for kind in ("images", "masks"):
             rel = f"{entry['split']}/{kind}/{entry['name']}.tif"
             dest = folder / rel
-            if dest.is_file() and _sha256(dest) == entry[f"{kind}_sha256"]:
+            if dest.is_file() and file_sha256(dest) == entry[f"{kind}_sha256"]:
                 continue
             url = f"{REPO_URL}/raw/main/data/real/{rel}"
             download(url, dest, sha256=entry[f"{kind}_sha256"], timeout=timeout)
