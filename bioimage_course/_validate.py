@@ -102,6 +102,34 @@ def check_labels(x: Any, name: str, *, ndim: int | Iterable[int] | None = None) 
     return arr
 
 
+def check_label_ids(x: Any, name: str, *, ndim: int | Iterable[int] | None = None) -> np.ndarray:
+    """:func:`check_labels`, with a boolean mask turned into ids (``uint8``: 1 is the object).
+
+    For code that indexes or counts by label id, where ``True``/``False`` would not work.
+
+    >>> check_label_ids(np.array([[True, False]]), "labels")
+    array([[1, 0]], dtype=uint8)
+    """
+    arr = check_labels(x, name, ndim=ndim)
+    return arr.view(np.uint8) if arr.dtype == bool else arr
+
+
+def check_intensity_image(x: Any, name: str, *, ndim: int | Iterable[int] | None = 2) -> np.ndarray:
+    """:func:`check_array` for an intensity image: finite numbers, integer or float, not a mask.
+
+    >>> check_intensity_image(np.zeros((2, 2), bool), "image")
+    Traceback (most recent call last):
+    ...
+    TypeError: `image` must be an intensity image (integers or floats), got a boolean mask
+    """
+    arr = check_array(x, name, ndim=ndim, finite=True)
+    if arr.dtype == bool:
+        raise TypeError(
+            f"`{name}` must be an intensity image (integers or floats), got a boolean mask"
+        )
+    return arr
+
+
 def check_same_shape(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:
     """Raise ``ValueError`` unless ``a`` and ``b`` have the same shape.
 

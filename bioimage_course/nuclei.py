@@ -37,7 +37,7 @@ import torch
 from scipy import ndimage as ndi
 from skimage import filters, measure
 
-from ._validate import check_array, check_in_range
+from ._validate import check_in_range, check_intensity_image
 from .models import UNet
 from .normalize import normalize_percentile
 from .postprocess import median_diameter
@@ -87,7 +87,7 @@ def estimate_diameter(image: Any) -> float:
     >>> estimate_diameter(image)
     21.0
     """
-    image = check_array(image, "image", ndim=2, finite=True)
+    image = check_intensity_image(image, "image")
     x = normalize_percentile(image, 1, 99.8)
     x = filters.gaussian(x, sigma=1.0)
     if x.max() == x.min():
@@ -182,7 +182,7 @@ def segment_nuclei(
     numpy.ndarray
         int32 labels of the image's shape: 0 background, 1..N one nucleus each.
     """
-    image = check_array(image, "image", ndim=2, finite=True)
+    image = check_intensity_image(image, "image")
     if diameter_px is not None:
         diameter_px = check_in_range(diameter_px, "diameter_px", 0, low_inclusive=False)
     elif pixel_size_um is not None:

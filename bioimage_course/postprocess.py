@@ -43,7 +43,7 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage import measure, morphology, segmentation
 
-from ._validate import check_array, check_in_range, check_labels
+from ._validate import check_array, check_in_range, check_label_ids, check_labels
 
 __all__ = [
     "BACKGROUND",
@@ -125,7 +125,7 @@ def distance_target(labels: Any) -> np.ndarray:
     >>> distance_target(labels).round(3)
     array([[1.   , 0.667, 0.333, 0.5  , 1.   , 0.5  , 0.   ]], dtype=float32)
     """
-    labels = check_labels(labels, "labels", ndim=2)
+    labels = check_label_ids(labels, "labels", ndim=2)
     out = np.zeros(labels.shape, np.float32)
     for index, box in enumerate(ndi.find_objects(labels), start=1):
         if box is None:
@@ -156,7 +156,7 @@ def median_diameter(labels: Any) -> float:
     >>> round(median_diameter(labels), 2)
     11.28
     """
-    areas = np.bincount(np.asarray(labels).ravel())[1:]
+    areas = np.bincount(check_label_ids(labels, "labels", ndim=(2, 3)).ravel())[1:]
     areas = areas[areas > 0]
     if areas.size == 0:
         return float("nan")
@@ -169,7 +169,7 @@ def remove_small(labels: Any, min_size: int) -> np.ndarray:
     >>> remove_small(np.array([[1, 1, 0, 2, 3, 3, 3]]), 2)
     array([[1, 1, 0, 0, 2, 2, 2]], dtype=int32)
     """
-    labels = check_labels(labels, "labels")
+    labels = check_label_ids(labels, "labels")
     check_in_range(min_size, "min_size", 0)
     sizes = np.bincount(labels.ravel())
     small = sizes < min_size

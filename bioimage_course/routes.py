@@ -38,7 +38,14 @@ import torch.nn.functional as F
 from skimage import transform
 
 from . import augment
-from ._validate import check_array, check_choice, check_in_range
+from ._validate import (
+    check_array,
+    check_choice,
+    check_in_range,
+    check_intensity_image,
+    check_label_ids,
+    check_sizes,
+)
 from .losses import bce_dice_loss, separated_mask
 from .models import UNet
 from .normalize import normalize_percentile
@@ -87,7 +94,7 @@ def rescale_image(image: Any, factor: float) -> np.ndarray:
     >>> rescale_image(np.ones((10, 20)), 1.5).shape
     (15, 30)
     """
-    image = check_array(image, "image", ndim=2, finite=True)
+    image = check_intensity_image(image, "image")
     factor = check_in_range(factor, "factor", 0, low_inclusive=False)
     if factor == 1:
         return image.astype(np.float32)
@@ -109,7 +116,8 @@ def resize_labels(labels: Any, shape: tuple[int, int]) -> np.ndarray:
            [3, 3, 0, 0],
            [3, 3, 0, 0]], dtype=int32)
     """
-    labels = np.asarray(labels)
+    labels = check_label_ids(labels, "labels", ndim=2)
+    shape = check_sizes(shape, "shape", 2)
     rows = ((np.arange(shape[0]) + 0.5) * labels.shape[0] / shape[0]).astype(int)
     cols = ((np.arange(shape[1]) + 0.5) * labels.shape[1] / shape[1]).astype(int)
     return remove_small(labels[np.ix_(rows, cols)], 1)

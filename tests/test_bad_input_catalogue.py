@@ -40,6 +40,7 @@ from bioimage_course import (  # noqa: E402  # noqa: E402
     patches,
     pixels,
     plot,
+    postprocess,  # noqa: E402
     predict,
 )
 from bioimage_course.augment import (  # noqa: E402
@@ -51,6 +52,8 @@ from bioimage_course.augment import (  # noqa: E402
 )
 from bioimage_course.data import image_hash, make_nuclei  # noqa: E402
 from bioimage_course.models import UNet  # noqa: E402
+from bioimage_course.nuclei import estimate_diameter, segment_nuclei  # noqa: E402
+from bioimage_course.routes import rescale_image, resize_labels  # noqa: E402
 
 SHAPE = (24, 24)
 IMAGE, LABELS = make_nuclei(SHAPE, rng=0, n_nuclei=3)
@@ -60,6 +63,7 @@ KERNEL = filters.gaussian_kernel(1.0)
 COORDS = warp_coordinates(SHAPE, rotation_deg=20)
 torch.manual_seed(0)
 MODEL = UNet(depth=1, base_channels=2).eval()
+MODEL_3CLASS = UNet(depth=1, base_channels=2, out_channels=3).eval()
 
 
 @dataclass
@@ -135,6 +139,18 @@ CASES = [
     Case(plot.overlay_labels, {"image": IMAGE, "labels": LABELS},
          {"image": "image", "labels": "labels"}, NAN_PROPAGATES),
     Case(plot.histogram, {"image": IMAGE}, {"image": "image"}, ANY_SHAPE),
+    Case(postprocess.three_class_target, {"labels": LABELS}, {"labels": "labels"}),
+    Case(postprocess.distance_target, {"labels": LABELS}, {"labels": "labels"}),
+    Case(postprocess.median_diameter, {"labels": LABELS}, {"labels": "labels"}),
+    Case(postprocess.remove_small, {"labels": LABELS, "min_size": 3}, {"labels": "labels"},
+         ANY_SHAPE),
+    Case(postprocess.instances_from_distance, {"distance": IMAGE * 5, "foreground": IMAGE},
+         {"distance": "image", "foreground": "image"}),
+    Case(rescale_image, {"image": IMAGE, "factor": 0.5}, {"image": "image"}),
+    Case(resize_labels, {"labels": LABELS, "shape": (12, 12)}, {"labels": "labels"}),
+    Case(estimate_diameter, {"image": IMAGE}, {"image": "image"}),
+    Case(segment_nuclei, {"image": IMAGE, "diameter_px": 8.0, "model": MODEL_3CLASS},
+         {"image": "image"}),
 ]  # fmt: skip
 
 # variant -> (kind of argument it applies to, what it does to the array)
