@@ -1,7 +1,6 @@
 """Normalising a data set: percentiles fitted once on the training images, reused unchanged.
 
-Introduced in notebook 03 (normalization). Unlike per-image normalisation, a fitted
-:class:`DatasetNormalizer` keeps real brightness differences between images.
+Notebook 03. Unlike per-image normalisation, this keeps real brightness differences.
 """
 
 from __future__ import annotations
@@ -24,32 +23,11 @@ from .per_image import (
 class DatasetNormalizer:
     """Percentile normalisation with one ``low``/``high`` fitted on a training set.
 
-    :meth:`fit` pools the pixels of the training images; :meth:`transform` (or calling the
-    object) then applies the *same* ``(x - low) / (high - low + eps)`` to any image, training,
-    validation or test. Fit it on the training images only: percentiles computed from test
-    images would leak information about the test set into the preprocessing.
+    :meth:`fit` pools the pixels of the training images (only those: test images would leak
+    into the preprocessing); :meth:`transform`, or calling the object, applies the same
+    :func:`normalize_range` to any image. With ``channel_axis`` each channel gets its own
+    percentiles; ``clip``, ``eps``, ``dtype`` as in :func:`normalize_range`.
 
-    Unlike per-image :func:`normalize_percentile`, this keeps real brightness differences
-    between images (a stronger stained sample stays brighter) but does not remove differences
-    in exposure or gain either.
-
-    Parameters
-    ----------
-    pmin, pmax : float
-        Percentiles in [0, 100] of the pooled training pixels mapped to 0 and 1.
-    channel_axis : int, optional
-        Axis of the channels in every image; each channel gets its own percentiles.
-        ``None``: the images are single-channel (any number of dimensions).
-    clip, eps, dtype
-        As in :func:`normalize_range`.
-
-    Attributes
-    ----------
-    low, high : ndarray of float64 or None
-        The fitted percentiles, one per channel (``None`` before :meth:`fit`).
-
-    Examples
-    --------
     >>> train = [np.array([[0, 100], [50, 200]]), np.array([[10, 300], [20, 30]])]
     >>> norm = DatasetNormalizer(0, 100).fit(train)
     >>> float(norm.low[0]), float(norm.high[0])
@@ -96,8 +74,7 @@ class DatasetNormalizer:
     def fit(self, images: Sequence[Any]) -> DatasetNormalizer:
         """Compute ``low`` and ``high`` from the pooled pixels of ``images``; returns ``self``.
 
-        ``images`` is a sequence of arrays (their shapes may differ, their channel counts may
-        not) or a single array whose first axis runs over images.
+        ``images``: arrays of any shapes with the same channel count, or one stacked array.
         """
         if isinstance(images, np.ndarray):
             images = list(images)

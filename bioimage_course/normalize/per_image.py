@@ -1,11 +1,8 @@
-"""Normalising one image: min-max, z-score and percentiles.
+"""Normalising one image: min-max, z-score and percentiles (notebook 03).
 
-Introduced in notebook 03 (normalization). Every function returns a new floating-point array
-(``float32`` by default) and never modifies its input; :func:`percentile_range` is the shared
-first step (the low and high percentile, per image or per channel).
+Every function returns a new floating-point array (``float32`` by default) and never modifies
+its input; :func:`percentile_range` is the shared first step.
 
-Examples
---------
 >>> import numpy as np
 >>> standardize(np.array([1.0, 2.0, 3.0])).round(3)
 array([-1.225,  0.   ,  1.225], dtype=float32)
@@ -74,13 +71,10 @@ def _keepdims_shape(shape: tuple[int, ...], reduced: tuple[int, ...]) -> tuple[i
 
 
 def _select(work: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The k-th and (k+1)-th smallest values (0-based) of every row of ``work``.
+    """The k-th and (k+1)-th smallest values (0-based) of every row; reorders ``work`` in place.
 
-    ``work`` is reordered in place along its last axis (``np.partition``): afterwards
-    position ``k`` holds the value a full sort would put there, everything left of it is
-    smaller or equal, everything right of it larger or equal. The next value up is then
-    simply the minimum of the right part. For the last position, the "next" value is the
-    value itself.
+    After ``np.partition(k)`` everything right of position ``k`` is larger or equal, so the next
+    value up is the minimum of the right part (the value itself at the last position).
     """
     work.partition(k, axis=-1)
     kth = work[..., k].copy()
@@ -105,42 +99,13 @@ def percentile_range(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``pmin``-th and ``pmax``-th percentiles of ``x``, equal to ``numpy.percentile``'s.
 
-    Parameters
-    ----------
-    x : array_like
-        Image of integers or floats (finite, not empty).
-    pmin, pmax : float
-        Percentiles in [0, 100] with ``pmin < pmax``.
-    axis : int or tuple of int, optional
-        Axes the percentiles are computed over (as in ``numpy.percentile``); ``None`` pools
-        every pixel. The remaining axes get their own percentiles.
+    ``axis`` are the axes pooled (``None``: every pixel); the results keep them as length 1, so
+    they broadcast against ``x``. The p-th percentile of n sorted values ``s`` sits at
+    ``h = (n - 1) p / 100``, between ``s[floor(h)]`` and ``s[floor(h) + 1]`` (numpy's "linear"
+    method). Only those positions are needed, so ``np.partition`` selects them instead of a sort
+    (faster than numpy's multi-position call, see ``benchmarks/normalize.py``).
 
-    Returns
-    -------
-    low, high : ndarray of float64
-        The percentiles, with the reduced axes kept as length 1 so that they broadcast
-        against ``x`` (``numpy.percentile(..., keepdims=True)``).
-
-    Notes
-    -----
-    The p-th percentile of n values (numpy's default "linear" method, definition 7 of
-    Hyndman & Fan, 1996) sits at the fractional position ``h = (n - 1) p / 100`` of the sorted
-    values ``s``: ``s[floor(h)] + (h - floor(h)) * (s[floor(h) + 1] - s[floor(h)])``.
-
-    Only four sorted positions are needed, so nothing is sorted: ``np.partition`` selects the
-    high position in linear time, the left part (which then holds exactly the smallest values)
-    is partitioned again for the low position, and each following value is the minimum of what
-    lies to its right. ``numpy.percentile`` also selects rather than sorts, but it asks
-    ``np.partition`` for several positions in one call, which takes a much slower code path
-    than a single position (see ``benchmarks/normalize.py``). The interpolation is done in
-    float64 as numpy does for integer images and for an array of percentiles; for a float32
-    image and a scalar percentile numpy interpolates in float32, so the two can differ in the
-    last float32 digit.
-
-    Examples
-    --------
-    >>> x = np.arange(101.0)
-    >>> low, high = percentile_range(x, 1, 99.5)
+    >>> low, high = percentile_range(np.arange(101.0), 1, 99.5)
     >>> float(low[0]), float(high[0])
     (1.0, 99.5)
     >>> percentile_range(np.array([[0, 10], [5, 7]]), 0, 100, axis=1)[1]
@@ -205,37 +170,10 @@ def normalize_range(
 ) -> np.ndarray:
     """Map ``low`` to 0 and ``high`` to 1: ``(x - low) / (high - low + eps)``.
 
-    The building block of the other functions, and the one to use when ``low`` and ``high``
-    come from elsewhere (a training set, a calibration, a previous image).
+    The building block of the others, and the one to use when ``low`` and ``high`` come from
+    elsewhere (a training set, a calibration). ``clip`` is off by default: a nucleus brighter
+    than ``high`` stays brighter than 1. Where the width is zero the result is ``x - low``.
 
-    Parameters
-    ----------
-    x : array_like
-        Image of integers or floats (finite, not empty).
-    low, high : float or array_like
-        Values mapped to 0 and 1; arrays must broadcast against ``x``.
-    clip : bool
-        Clip the result to [0, 1]. Off by default: values outside the range still carry
-        information (a nucleus brighter than the 99.8th percentile stays brighter than 1).
-    eps : float
-        Added to ``high - low`` so that a flat image does not divide by zero.
-    dtype : numpy floating dtype
-        Type of the result; the arithmetic is done in it, after casting ``x``, ``low``,
-        ``high`` and ``eps`` to it.
-
-    Returns
-    -------
-    ndarray
-        A new array of ``dtype`` with the shape of ``x``.
-
-    Notes
-    -----
-    Where ``high - low + eps`` is zero in ``dtype`` (a flat image with ``eps=0``, or an
-    ``eps`` too small for ``float16``), the result is ``x - low`` rather than NaN: zero for a
-    flat image.
-
-    Examples
-    --------
     >>> normalize_range(np.array([10, 20, 30]), 10, 30)
     array([0. , 0.5, 1. ], dtype=float32)
     >>> normalize_range(np.array([0, 50]), 10, 30, clip=True)
@@ -264,56 +202,12 @@ def normalize_percentile(
 ) -> np.ndarray:
     """Percentile normalisation: the ``pmin``-th percentile -> 0, the ``pmax``-th -> 1.
 
-    ``(x - p_low) / (p_high - p_low + eps)``, the definition of CSBDeep and StarDist. The
-    extreme tails (hot pixels, cosmic rays, a dead column, saturated debris) fall outside
-    [0, 1] instead of dictating the scale, which makes this the usual choice for fluorescence.
+    The definition of CSBDeep and StarDist; hot pixels and debris fall outside [0, 1] instead of
+    setting the scale. The defaults 1 and 99.8 are those of the StarDist notebooks. ``axis``: for
+    a ``(C, Y, X)`` stack, ``axis=(1, 2)`` normalises each channel on its own. Invariant to gain
+    and offset (``a * x + b``, ``a > 0``). An almost empty image (``p_low == p_high``) divides
+    by ``eps``: lower ``pmin`` or raise ``pmax`` for it.
 
-    Parameters
-    ----------
-    x : array_like
-        Image of integers or floats (finite, not empty).
-    pmin, pmax : float
-        Percentiles in [0, 100] mapped to 0 and 1. The defaults 1 and 99.8 are those of the
-        StarDist example notebooks (CSBDeep's own function defaults to ``pmin=3``). A sparse
-        fluorescence image is mostly background, so its 1st percentile is already
-        background; 3 gains nothing there and discards more of the dim end in dense images.
-        0.2 % at the top leaves room for a few hundred hot pixels in a 256 x 256 image while
-        staying inside the brightest nuclei.
-    axis : int or tuple of int, optional
-        Axes the percentiles are computed over (``numpy.percentile`` and CSBDeep semantics).
-        ``None`` uses all pixels; for a ``(C, Y, X)`` stack, ``axis=(1, 2)`` normalises each
-        channel on its own.
-    clip : bool
-        Clip the result to [0, 1]. Off by default, as in CSBDeep, so the bright tail keeps its
-        order.
-    eps : float
-        Added to the denominator so that a flat image (``p_low == p_high``) gives zeros
-        instead of dividing by zero.
-    dtype : numpy floating dtype
-        Type of the result and of the arithmetic.
-
-    Returns
-    -------
-    ndarray
-        A new array of ``dtype`` with the shape of ``x``.
-
-    See Also
-    --------
-    percentile_range : the percentiles themselves.
-    DatasetNormalizer : one pair of percentiles for a whole training set.
-
-    Notes
-    -----
-    The result is invariant to positive affine changes of the intensities (exposure time,
-    gain, offset): ``normalize_percentile(a * x + b) == normalize_percentile(x)`` for
-    ``a > 0``, up to rounding.
-
-    If more than ``100 - pmax`` percent of the image is *equal* to the low percentile (an
-    almost empty field of view), ``p_high == p_low`` and the few other pixels are divided
-    by ``eps``: enormous values. Lower ``pmin`` or raise ``pmax`` for such images.
-
-    Examples
-    --------
     >>> x = np.linspace(0, 1000, 1001)
     >>> y = normalize_percentile(x, 1, 99)
     >>> float(y[10]), float(y[990])
@@ -339,30 +233,8 @@ def normalize_minmax(
 ) -> np.ndarray:
     """Min-max normalisation: the smallest value -> 0, the largest -> 1.
 
-    Parameters
-    ----------
-    x : array_like
-        Image of integers or floats (finite, not empty).
-    axis : int or tuple of int, optional
-        Axes the minimum and maximum are taken over; ``None`` uses all pixels.
-    eps : float
-        Added to ``max - min`` so that a flat image gives zeros.
-    dtype : numpy floating dtype
-        Type of the result and of the arithmetic.
+    Equal to ``normalize_percentile(x, 0, 100)``: one hot pixel squeezes the signal towards 0.
 
-    Returns
-    -------
-    ndarray
-        A new array of ``dtype`` in [0, 1] with the shape of ``x``.
-
-    Notes
-    -----
-    Equal to ``normalize_percentile(x, 0, 100)``. One hot pixel becomes the maximum and
-    squeezes every real signal towards 0, which is why percentiles are preferred for
-    microscopy.
-
-    Examples
-    --------
     >>> normalize_minmax(np.array([2, 4, 6]))
     array([0. , 0.5, 1. ], dtype=float32)
     """
@@ -382,32 +254,10 @@ def standardize(
     eps: float = 1e-20,
     dtype: Any = np.float32,
 ) -> np.ndarray:
-    """Z-score: subtract the mean, divide by the standard deviation.
+    """Z-score: subtract the mean, divide by the standard deviation (accumulated in float64).
 
-    Parameters
-    ----------
-    x : array_like
-        Image of integers or floats (finite, not empty).
-    axis : int or tuple of int, optional
-        Axes the mean and standard deviation are computed over; ``None`` uses all pixels.
-    eps : float
-        Added to the standard deviation so that a flat image gives zeros.
-    dtype : numpy floating dtype
-        Type of the result and of the arithmetic (the mean and standard deviation are
-        accumulated in float64).
+    The range is not bounded: a nucleus may land at 3 or at 30 depending on the background.
 
-    Returns
-    -------
-    ndarray
-        A new array of ``dtype``, mean 0 and standard deviation 1 along ``axis``.
-
-    Notes
-    -----
-    The range is not bounded: a nucleus may end up at 3 or at 30 depending on how much of the
-    image is background, and hot pixels inflate the standard deviation.
-
-    Examples
-    --------
     >>> standardize(np.array([1.0, 2.0, 3.0])).round(4)
     array([-1.2247,  0.    ,  1.2247], dtype=float32)
     """

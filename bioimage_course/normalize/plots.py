@@ -1,7 +1,4 @@
-"""Seeing normalisation: an image and its histogram before and after.
-
-Introduced in notebook 03 (normalization).
-"""
+"""Seeing normalisation: an image and its histogram before and after (notebook 03)."""
 
 from __future__ import annotations
 
@@ -23,21 +20,9 @@ def plot_normalization(
 ):
     """Show an image, its histogram with the two percentiles, and the normalised image.
 
-    A pure plotting function (the notebook wires it to sliders for ``pmin`` and ``pmax``).
+    A pure plotting function (the notebook wires it to sliders for ``pmin`` and ``pmax``);
+    ``axes``: three matplotlib Axes to draw in, or a new figure.
 
-    Parameters
-    ----------
-    image : array_like
-        2D image.
-    pmin, pmax, clip
-        As in :func:`normalize_percentile`.
-    bins : int
-        Number of histogram bins.
-    axes : sequence of 3 matplotlib Axes, optional
-        Where to draw; a new figure is made if ``None``.
-
-    Examples
-    --------
     >>> import matplotlib
     >>> import numpy as np
     >>> matplotlib.use("Agg")
