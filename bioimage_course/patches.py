@@ -1,33 +1,17 @@
 """Patches: random crops for training, overlapping tiles for prediction, and stitching them back.
 
-Introduced in notebook 04 (augmentation); used again in notebook 05 (training and tiled
-prediction of large images).
+Notebook 04 crops training patches (:func:`random_patch`, biased towards foreground when
+objects are sparse); notebook 05 predicts large images tile by tile (:func:`tile_slices`,
+:func:`stitch`, used by :func:`bioimage_course.predict.predict_tiled`).
 
-Microscopy images are often larger than what fits through a network at once, and a dataset
-of a few images becomes many training examples when it is cut into patches. Three tools:
-
-- :func:`random_patch` picks where to crop a training patch, optionally biased towards
-  foreground, so that sparse objects are not drowned by empty background patches;
-- :func:`tile_slices` covers a whole image with overlapping windows (the last window of each
-  row and column ends flush with the border, so every window has the full tile size);
-- :func:`stitch` puts per-tile results back together, averaging the overlaps with uniform or
-  smooth weights, or taking each pixel from the tile in which it lies most central.
-
-Tiled prediction (:func:`bioimage_course.predict.predict_tiled`, notebook 05) is these two
-functions with a network in between. One rule sets the overlap: near a tile's inner edge the
-network sees zero padding instead of the image, and that influence reaches ``margin`` pixels
-inwards (half the receptive field, :func:`bioimage_course.receptive_field.context_margin`).
-``stitch(..., blend="smooth", margin=margin)`` gives those pixels no weight, so every pixel must
-lie at least ``margin`` pixels inside some tile: neighbouring tiles must overlap by at least
+One rule sets the overlap: near a tile's inner edge the network sees zero padding, and that
+reaches ``margin`` pixels inwards (half the receptive field,
+:func:`bioimage_course.receptive_field.context_margin`). ``stitch(..., blend="smooth",
+margin=margin)`` gives those pixels no weight, so neighbouring tiles must overlap by at least
 ``2 * margin``, about the whole receptive field
-(:func:`bioimage_course.receptive_field.recommended_overlap`). Then the stitched result equals
-predicting the whole image at once.
+(:func:`bioimage_course.receptive_field.recommended_overlap`); then stitching equals predicting
+the whole image at once. Windows are tuples of slices over the spatial axes.
 
-Every function returns or takes *slices* over the spatial axes: ``image[slices]`` is the patch,
-``image[(slice(None),) + slices]`` the patch of a channels-first image.
-
-Examples
---------
 >>> import numpy as np
 >>> image = np.arange(100.0).reshape(10, 10)
 >>> tiles = tile_slices(image.shape, 6, 2)
@@ -89,40 +73,13 @@ def random_patch(
     labels: Any = None,
     foreground_prob: float = 0.0,
 ) -> tuple[slice, ...]:
-    """Choose a random patch inside an image of spatial shape ``shape``.
+    """Choose a random patch inside an image of spatial shape ``shape``; returns its slices.
 
-    Parameters
-    ----------
-    shape : tuple of int
-        Spatial shape of the image, e.g. ``image.shape`` for a grayscale image or
-        ``image.shape[1:]`` for a channels-first one.
-    patch_size : int or tuple of int
-        Size of the patch, one value for all axes or one per axis. Must fit in ``shape``.
-    rng : None, int or numpy.random.Generator
-        Source of randomness.
-    labels : array of int, optional
-        Label image of shape ``shape`` (0 = background). Needed for ``foreground_prob > 0``.
-    foreground_prob : float
-        Probability in [0, 1] that the patch is centred on a randomly chosen foreground pixel
-        (``labels > 0``) instead of being placed uniformly. Near the border the patch is shifted
-        to stay inside the image, so the chosen pixel is then not exactly central. An image
-        without foreground falls back to uniform placement.
+    With probability ``foreground_prob`` the patch is centred on a random pixel of
+    ``labels > 0`` (shifted to stay inside the image) instead of placed uniformly: with sparse
+    objects most uniform patches are empty and a network learns to predict "nothing". Keep it
+    below 1 so that empty regions are still learned as empty.
 
-    Returns
-    -------
-    tuple of slice
-        One slice per spatial axis: ``image[patch]`` is the patch.
-
-    Notes
-    -----
-    Uniform sampling gives every valid patch position the same chance. When objects are sparse
-    most such patches show only background and a network learns to predict "nothing";
-    ``foreground_prob`` makes sure a fraction of the patches contain objects. It biases the
-    class balance the network sees, which is the point, but keep it below 1 so that empty
-    regions are still learned as empty.
-
-    Examples
-    --------
     >>> import numpy as np
     >>> patch = random_patch((100, 80), 32, rng=0)
     >>> [s.stop - s.start for s in patch]
@@ -185,33 +142,11 @@ def tile_slices(
     tile: int | Sequence[int],
     overlap: int | Sequence[int] = 0,
 ) -> list[tuple[slice, ...]]:
-    """Overlapping windows that together cover an image of spatial shape ``shape``.
+    """Overlapping windows of size ``tile`` that together cover an image of spatial shape ``shape``.
 
-    Parameters
-    ----------
-    shape : tuple of int
-        Spatial shape of the image.
-    tile : int or tuple of int
-        Window size, one value for all axes or one per axis. Axes shorter than the tile get a
-        single window spanning the whole axis.
-    overlap : int or tuple of int
-        Minimum overlap of neighbouring windows in pixels, ``0 <= overlap < tile``. Windows
-        advance by ``tile - overlap``; the last one along each axis is moved back to end flush
-        with the border, so it may overlap its neighbour by more.
+    Along each axis, :func:`window_starts`; the windows come in row-major order. ``overlap`` is
+    the minimum overlap (``0 <= overlap < tile``); an axis shorter than the tile gets one window.
 
-    Returns
-    -------
-    list of tuple of slice
-        Windows in row-major order (the last axis varies fastest).
-
-    Notes
-    -----
-    For tiled prediction the overlap should be at least twice the distance over which the
-    network's output is affected by the tile border (see the module docstring): about the
-    receptive field.
-
-    Examples
-    --------
     >>> [(s[0].start, s[0].stop) for s in tile_slices((10, 4), 4, 1)]
     [(0, 4), (3, 7), (6, 10)]
     >>> tile_slices((5,), 8)
@@ -286,12 +221,10 @@ def _tile_weight(slices: tuple[slice, ...], shape: tuple[int, ...], blend: str, 
 
 
 def _grid_totals(slices, shape: tuple[int, ...], blend: str, margin: int):
-    """Per-axis sums of the weights when the windows form a grid (every row window with every
-    column window, as :func:`tile_slices` makes them); None otherwise.
+    """Per-axis sums of the weights when the windows form a full grid; None otherwise.
 
-    Weights are products of per-axis profiles, so on a grid their sum at pixel ``(r, c)`` is
-    ``totals[0][r] * totals[1][c]``: each tile can be normalised as it comes, and no full-size
-    image of weight sums is needed.
+    Weights are products of per-axis profiles, so on a grid their sum at ``(r, c)`` is
+    ``totals[0][r] * totals[1][c]``: tiles are normalised as they come, with no full-size sum.
     """
     per_axis = [sorted({(w[a].start, w[a].stop) for w in slices}) for a in range(len(shape))]
     distinct = {tuple((w.start, w.stop) for w in window) for window in slices}
@@ -316,39 +249,16 @@ def stitch(
 ) -> np.ndarray:
     """Assemble per-tile arrays into one image, the inverse of cutting it with :func:`tile_slices`.
 
-    Parameters
-    ----------
-    tiles : iterable of arrays
-        One array per window, in the order of ``slices``. Its last ``len(shape)`` axes are
-        spatial and match the window; leading axes (e.g. channels of a network output
-        ``(C, H, W)``) are kept as they are. Tiles are read one at a time, so a generator that
-        predicts them batch by batch never holds more than one batch.
-    slices : sequence of tuple of slice
-        The windows, e.g. from :func:`tile_slices`.
-    shape : tuple of int
-        Spatial shape of the full image.
-    blend : {"uniform", "smooth", "center"}
-        How overlapping tiles are combined.
+    Each tile's last ``len(shape)`` axes match its window; leading axes (channels) are kept.
+    Tiles are read one at a time, so a generator of predictions never holds more than one.
+    ``blend``:
 
-        - ``"uniform"``: plain average of all tiles covering a pixel.
-        - ``"smooth"``: weighted average; a tile's weight is 0 within ``margin`` pixels of its
-          edges inside the image and rises smoothly (raised cosine, :func:`blend_profile`) to 1
-          at its centre, so seams between tiles disappear.
-        - ``"center"``: no averaging; each pixel comes from the tile in which it lies
-          farthest from an inner edge. The only choice for label images (averaging ids
-          would invent new ones).
-    margin : int
-        For ``"smooth"``: pixels next to an inner tile edge that get no weight, the reach of a
-        network's zero padding. Tiles must then overlap by at least ``2 * margin``.
+    - ``"uniform"``: plain average of all tiles covering a pixel.
+    - ``"smooth"``: weighted average with :func:`blend_profile`, zero within ``margin`` pixels
+      of inner edges: no seams.
+    - ``"center"``: each pixel from the tile where it lies farthest from an inner edge; the only
+      choice for labels (averaging ids would invent new ones).
 
-    Returns
-    -------
-    numpy.ndarray
-        Array of shape ``leading_axes + shape`` with the tiles' dtype (integer tiles need
-        ``blend="center"``).
-
-    Examples
-    --------
     >>> import numpy as np
     >>> image = np.random.default_rng(0).random((3, 20, 30))  # channels first
     >>> windows = tile_slices(image.shape[1:], 8, 4)
@@ -432,25 +342,11 @@ def _check_tile(tile: Any, i: int, window: tuple[slice, ...], shape: tuple[int, 
 
 
 def center_crop(array: Any, size: int | Sequence[int]) -> np.ndarray:
-    """Crop the centre of the last ``len(size)`` axes of ``array`` (leading axes are kept).
+    """Crop the centre of the last ``len(size)`` axes of ``array`` (an int: the last two); a view.
 
-    Used to cut a training patch out of a larger region that was augmented with a margin,
-    so that rotations and elastic deformations never show their borders in the patch.
+    Cuts a training patch out of a region augmented with a margin, so that rotations and
+    elastic deformations never show their borders.
 
-    Parameters
-    ----------
-    array : numpy.ndarray
-        The array to crop.
-    size : int or tuple of int
-        Output size of the last axes; an int applies to the last two axes.
-
-    Returns
-    -------
-    numpy.ndarray
-        A view of ``array`` (copy it before writing into it).
-
-    Examples
-    --------
     >>> import numpy as np
     >>> center_crop(np.arange(25).reshape(5, 5), 3)[0]
     array([6, 7, 8])

@@ -1,31 +1,12 @@
-"""Applying a trained network to images of any size: whole, or tile by tile.
+"""Applying a trained network to images of any size: whole, or tile by tile (notebook 05).
 
-Introduced in notebook 05 (U-Net training: tiled prediction of large images).
+A slide scan does not fit through a network at once. :func:`predict_tiled` cuts the image into
+the overlapping tiles of notebook 04 (:func:`bioimage_course.patches.tile_slices`), predicts a
+batch of tiles at a time and blends them with :func:`bioimage_course.patches.stitch`, so memory
+stays bounded: the output is the only large array. With the overlap rule of
+:mod:`bioimage_course.patches` (the default) the result equals :func:`predict_image`, the
+whole-image prediction, up to float rounding.
 
-A microscope image can be far larger than what fits through a network at once (a slide scan is
-gigapixels; GPU memory is a few gigabytes). :func:`predict_tiled` cuts the image into
-overlapping tiles, predicts a batch of tiles at a time and blends them into one output, so
-memory stays bounded whatever the image size: the full-resolution output is the only large
-array.
-
-The tiles are those of notebook 04: :func:`bioimage_course.patches.tile_slices` places them
-and :func:`bioimage_course.patches.stitch` blends the predicted tiles back. Why overlap? A
-pixel near a tile's edge is computed partly from the zero padding beyond the edge instead of
-from the real neighbourhood the network would see in a whole-image prediction. The influence
-reaches ``margin`` pixels, about half the network's receptive field (notebook 06). With an
-overlap of at least twice that reach (about the receptive field), every pixel lies at least
-``margin`` pixels inside some tile; blending gives the pixels nearer an inner edge no weight,
-and the tiled result equals the whole-image prediction up to float rounding.
-:func:`bioimage_course.receptive_field.recommended_overlap` computes that overlap and is the
-default. With a smaller overlap the weights still fall smoothly towards tile edges, which
-hides most of the seams.
-
-:func:`predict_image` predicts a whole image at once (small images, and the reference the
-tiled result is compared with); :func:`instances_from_probability` turns a foreground
-probability map into labelled objects by thresholding and connected components.
-
-Examples
---------
 >>> import numpy as np
 >>> from bioimage_course.models import UNet
 >>> _ = torch.manual_seed(0)
@@ -85,8 +66,7 @@ def _channels_first(image: Any, channel_axis: int | None, n_channels: int) -> np
 def _normalizer(image: np.ndarray, normalize: Any) -> Callable[[np.ndarray], np.ndarray]:
     """A function applied to each tile, turning raw values into the model's input scale.
 
-    For ``"percentile"`` the percentiles are computed once, over the whole image, so that every
-    tile is scaled the same way (percentiles of each tile would differ from tile to tile).
+    Percentiles are computed once over the whole image, so every tile is scaled the same way.
     """
     if normalize is None:
         return lambda tile: tile.astype(np.float32, copy=False)
@@ -124,34 +104,14 @@ def predict_image(
     channel_axis: int | None = None,
     device: str | torch.device | None = None,
 ) -> np.ndarray:
-    """Predict a whole image in one forward pass.
+    """Predict a whole image in one forward pass; float32 (H, W), or (C, H, W) for several outputs.
 
-    Parameters
-    ----------
-    model : torch.nn.Module
-        A segmentation network, e.g. :class:`~bioimage_course.models.UNet`; used in eval mode.
-    image : numpy.ndarray
-        2D image, or 3D with ``channel_axis``. Height and width need not be divisible by
-        ``2**depth``: the image is padded by reflection and the output cropped back.
-    normalize : {None, "percentile"} or callable
-        ``None`` feeds the values as they are (normalise beforehand, as for training);
-        ``"percentile"`` maps the 1st and 99.8th percentile of each channel to 0 and 1; a
-        function is applied to the image.
-    output : {"probability", "logits"}
-        Sigmoid (one channel) or softmax (several) of the logits, or the logits themselves.
-    channel_axis : int, optional
-        Axis of ``image`` holding channels; ``None`` for a 2D grayscale image.
-    device : str or torch.device, optional
-        Where to compute (:func:`bioimage_course.device.get_device`); the model is moved
-        there.
+    The image (2D, or 3D with ``channel_axis``) is padded by reflection to a multiple of
+    ``2**depth`` and the output cropped back. ``normalize``: ``None`` feeds the values as they are
+    (normalise as for training), ``"percentile"`` maps the 1st and 99.8th percentile of each
+    channel to 0 and 1, a function is applied to the image. ``output``: sigmoid (one channel) or
+    softmax of the logits, or the logits.
 
-    Returns
-    -------
-    numpy.ndarray
-        float32 array (H, W) for one output channel, (C, H, W) for several.
-
-    Examples
-    --------
     >>> model = nn.Conv2d(1, 1, kernel_size=1)
     >>> predict_image(model, np.zeros((5, 7)), device="cpu").shape
     (5, 7)
@@ -174,14 +134,10 @@ def predict_image(
 def default_overlap(model: nn.Module) -> tuple[int, int]:
     """``(overlap, margin)`` for :func:`predict_tiled`, from the model's receptive field.
 
-    ``margin`` is how far (pixels) the zero padding at a tile edge influences the output
-    (:func:`bioimage_course.receptive_field.context_margin`); ``overlap`` is twice that,
-    rounded up to a multiple of ``2**depth`` (:func:`~bioimage_course.receptive_field.
-    recommended_overlap`). For a network the receptive-field module cannot analyse, a
-    conservative ``(64, 32)`` is returned.
+    ``margin`` is the reach of the zero padding at a tile edge
+    (:func:`~bioimage_course.receptive_field.context_margin`), ``overlap`` twice that, rounded up
+    to a multiple of ``2**depth``; ``(64, 32)`` for a network that cannot be analysed.
 
-    Examples
-    --------
     >>> from bioimage_course.models import UNet
     >>> default_overlap(UNet(depth=2, base_channels=2))
     (48, 23)
@@ -262,61 +218,13 @@ def predict_tiled(
 ) -> np.ndarray:
     """Predict an image of any size tile by tile, blending overlapping tiles smoothly.
 
-    Parameters
-    ----------
-    model : torch.nn.Module
-        A segmentation network (used in eval mode, without gradients).
-    image : numpy.ndarray
-        2D image, or 3D with ``channel_axis``. It is read tile by tile, never copied whole
-        (unless its height or width is not a multiple of ``2**depth``: then a padded copy is
-        made once).
-    tile : int or (int, int)
-        Tile height and width in pixels, multiples of ``2**depth``. Larger tiles waste less
-        work on overlaps but need more memory. Clipped to the (padded) image size.
-    overlap : int, optional
-        Overlap of neighbouring tiles in pixels, a multiple of ``2**depth`` smaller than the
-        tile. Default: :func:`default_overlap`, which makes the result equal the whole-image
-        prediction.
-    batch_size : int
-        Tiles per forward pass.
-    blend : {"smooth", "uniform"}
-        How :func:`~bioimage_course.patches.stitch` combines overlapping tiles. ``"smooth"``:
-        each tile's weight is 0 within the padding's reach (``margin`` of
-        :func:`default_overlap`, at most half the overlap) of an inner edge and rises as a
-        raised cosine to the tile's centre. ``"uniform"``: plain average of all tiles covering
-        a pixel (MONAI's ``mode="constant"``).
-    normalize : {None, "percentile"} or callable
-        As for :func:`predict_image`, but computed per tile: percentiles are taken once over
-        the whole image; a callable is applied to each tile (so it must not depend on the
-        tile's own statistics).
-    output : {"probability", "logits"}
-        As for :func:`predict_image`. Probabilities are blended.
-    channel_axis : int, optional
-        Axis of ``image`` holding channels.
-    device : str or torch.device, optional
-        Where to compute; the model is moved there.
-    progress : bool
-        Show a tqdm progress bar over batches of tiles.
+    ``tile`` and ``overlap`` are multiples of ``2**depth``, so tile origins lie on the pooling
+    grid; the default overlap (:func:`default_overlap`) makes the result equal
+    :func:`predict_image` for a network without image-wide statistics (batch norm in eval mode is
+    fine). ``blend`` as in :func:`~bioimage_course.patches.stitch`; ``normalize`` and ``output``
+    as in :func:`predict_image` (percentiles over the whole image, a callable per tile). The image
+    is read tile by tile, copied once only if it needs padding.
 
-    Returns
-    -------
-    numpy.ndarray
-        float32 (H, W) for one output channel, (C, H, W) for several.
-
-    Notes
-    -----
-    The tiling is :func:`~bioimage_course.patches.tile_slices` and the blending
-    :func:`~bioimage_course.patches.stitch` of notebook 04, with the network in between: tiles
-    are predicted one batch at a time and handed to ``stitch`` as they come, so memory holds
-    one batch of tiles plus the output.
-
-    Exact agreement with :func:`predict_image` needs (i) overlap of at least twice the
-    padding's reach (the default), (ii) tile origins on the pooling grid (tiles and overlap are
-    multiples of ``2**depth``, enforced here) and (iii) no layer that depends on image-wide
-    statistics (batch norm in eval mode is fine; group norm is not).
-
-    Examples
-    --------
     >>> model = nn.Conv2d(1, 1, kernel_size=1)
     >>> with torch.no_grad():
     ...     _ = model.weight.fill_(1.0), model.bias.zero_()
@@ -360,35 +268,13 @@ def predict_tiled(
 def instances_from_probability(
     probability: Any, *, threshold: float = 0.5, min_size: int = 0, grow_px: int = 0
 ) -> np.ndarray:
-    """Label the objects of a foreground probability map: threshold, connected components.
+    """Label the objects of a foreground probability map: threshold, 8-connected components.
 
-    Parameters
-    ----------
-    probability : numpy.ndarray
-        2D map of foreground probabilities in [0, 1].
-    threshold : float
-        Pixels with probability above it are foreground.
-    min_size : int
-        Objects with fewer pixels are removed (specks of noise).
-    grow_px : int
-        Grow every object by this many pixels into the background, without merging objects
-        (:func:`skimage.segmentation.expand_labels`). For a network trained on
-        :func:`bioimage_course.losses.separated_mask` targets, ``width_px`` gives the pixels
-        back that the gaps between touching objects took away.
+    Objects under ``min_size`` pixels are removed; ``grow_px`` grows every object into the
+    background without merging (:func:`skimage.segmentation.expand_labels`), giving back the
+    gaps that :func:`bioimage_course.losses.separated_mask` targets took away. Touching objects
+    merge unless the network predicts background between them (notebook 08 does better).
 
-    Returns
-    -------
-    numpy.ndarray
-        int32 labels, 0 background and 1..N (8-connected components).
-
-    Notes
-    -----
-    Touching objects merge into one unless the network predicts background between them,
-    which it learns from targets such as :func:`bioimage_course.losses.separated_mask`;
-    notebook 08 shows other ways (boundary classes, distance maps).
-
-    Examples
-    --------
     >>> p = np.zeros((5, 8)); p[1:3, 1:3] = 0.9; p[1:4, 5:7] = 0.8; p[4, 0] = 0.7
     >>> labels = instances_from_probability(p, min_size=2)
     >>> labels.max(), (labels > 0).sum()
