@@ -1,14 +1,8 @@
 """Temporary files and folders for writes that appear complete or not at all.
 
-A half-written file must never carry its final name. Writers therefore put the data into a
-hidden temporary file (or folder) next to the destination and rename it once it is complete:
-a rename within one folder is atomic, so readers see either the old state or the new one.
-
-``tempfile.mkstemp`` and ``tempfile.mkdtemp`` would do, except that they create the temporary
-readable by its owner only (0600 / 0700) and the rename keeps that, so a cache or an output
-folder shared by a class could not be read by the others. The helpers here create it as
-``open()`` and ``mkdir`` do: with the permissions the user's umask allows (typically 0644 /
-0755), like any file made by ordinary tools.
+Writers put the data into a hidden temporary next to the destination and rename it when
+complete: a rename within a folder is atomic. Unlike ``tempfile.mkstemp`` (mode 0600), the
+temporary gets the permissions the umask allows, so a cache shared by a class stays readable.
 
 >>> import tempfile
 >>> folder = tempfile.mkdtemp()
@@ -31,11 +25,7 @@ def _hidden_name(folder: Path, name: str) -> Path:
 
 
 def temporary_file(folder: str | os.PathLike, name: str) -> Path:
-    """Create a new empty file ``.<name>.<random>.part`` in ``folder``; return its path.
-
-    The file is created exclusively (never an existing one) with mode 0666 minus the umask.
-    The caller writes to it, then renames it with ``os.replace`` or deletes it.
-    """
+    """Create a new empty file ``.<name>.<random>.part`` in ``folder``; return its path."""
     folder = Path(folder)
     for _ in range(_ATTEMPTS):
         path = _hidden_name(folder, name)
@@ -49,10 +39,7 @@ def temporary_file(folder: str | os.PathLike, name: str) -> Path:
 
 
 def temporary_folder(folder: str | os.PathLike, name: str) -> Path:
-    """Create a new empty folder ``.<name>.<random>.part`` in ``folder``; return its path.
-
-    The folder gets mode 0777 minus the umask, as ``mkdir`` gives it.
-    """
+    """Create a new empty folder ``.<name>.<random>.part`` in ``folder``; return its path."""
     folder = Path(folder)
     for _ in range(_ATTEMPTS):
         path = _hidden_name(folder, name)

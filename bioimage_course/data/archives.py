@@ -1,13 +1,9 @@
 """Checking and unpacking downloaded archives: nothing is used before it proves complete.
 
-Introduced with :mod:`bioimage_course.data.download`, which calls :func:`check_archive` on every
-file before it is pinned, renamed into place or unpacked, then :func:`unpack_all` and one of
-:data:`LOADERS` to read the (image, labels) pairs. A zip archive passes when every member
-decompresses with the right CRC-32, no member path leaves the archive's folder, and the layout
-is the one the data set promises (image/mask pairs, the number of images in each split).
+:mod:`bioimage_course.data.download` calls :func:`check_archive` on every file before it is
+pinned or unpacked: every member decompresses with the right CRC-32, no path leaves the
+archive, the layout is the promised one. Then :func:`unpack_all` and one of :data:`LOADERS`.
 
-Examples
---------
 >>> sorted(LOADERS)  # the archive layouts a registered data set can have
 ['bbbc039', 'folders']
 """
@@ -139,10 +135,9 @@ _LAYOUT_PROBLEMS: dict[str, Callable[..., str | None]] = {
 
 
 def check_archive(path: Path, info: DatasetInfo, remote: RemoteFile) -> None:
-    """Raise :class:`DatasetUnavailableError` unless ``path`` is an intact zip archive laid out
-    as ``info`` expects.
+    """Raise :class:`DatasetUnavailableError` unless ``path`` is an intact zip laid out as expected.
 
-    Every member is read to its end, which verifies its CRC-32: an archive can be damaged and
+    Every member is read to its end, which checks its CRC-32: an archive can be damaged and
     still have the checksum that was pinned from it.
     """
     name = remote.filename
@@ -177,11 +172,7 @@ def check_archive(path: Path, info: DatasetInfo, remote: RemoteFile) -> None:
 
 
 def unpack_all(downloaded: list[Path], unpacked: Path) -> None:
-    """Unpack every archive (copy other files) into a temporary folder renamed at the end.
-
-    ``unpacked`` appears only when every archive has been unpacked completely: an error part
-    way leaves nothing half-unpacked behind.
-    """
+    """Unpack every archive (copy other files) into ``unpacked``, made only when all are done."""
     unpacked.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_folder(unpacked.parent, unpacked.name)
     try:
@@ -211,11 +202,7 @@ def unpack_all(downloaded: list[Path], unpacked: Path) -> None:
 # Reading the unpacked files
 # ---------------------------------------------------------------------------------------------
 def _as_labels(mask: np.ndarray, where: str) -> np.ndarray:
-    """``mask`` as int32 labels, refusing anything a conversion would change.
-
-    Floating-point masks are accepted only when they hold whole numbers: cast to integers,
-    0.6 would become 0 and its object would vanish.
-    """
+    """``mask`` as int32 labels, refusing anything a cast would change (0.6 would become 0)."""
     if mask.dtype.kind == "f":
         wrong = ~np.isfinite(mask) | (mask != np.round(mask))
         if wrong.any():

@@ -1,32 +1,16 @@
 """Real public nuclei data sets: a registry, verified downloads into a cache, a synthetic fallback.
 
-Introduced in notebook 05 (U-Net training) and used in notebook 09 (generalization): after
-learning on synthetic nuclei, the course evaluates on real fluorescence images.
+Notebooks 05 and 09 evaluate on real fluorescence images. :func:`fetch_dataset` downloads a
+registered data set once into :func:`cache_dir`, checks it, unpacks it and returns the
+(image, labels) pairs. A file is used only after two checks: its SHA-256 (the publisher's, or
+one recorded by other projects' loaders, or pinned from the first download that passed) and,
+for a zip archive, its content (:func:`bioimage_course.data.archives.check_archive`).
 
-:func:`fetch_dataset` downloads a registered data set once into a cache folder
-(``~/.cache/bioimage-course``, or the folder named by the environment variable
-``BIOIMAGE_COURSE_DATA``), checks it, unpacks it and returns the (image, labels) pairs. Each
-file must pass two checks before it is used:
+Downloads go to a hidden ``.part`` file renamed only when complete and checked, so a cut
+transfer or a login page served instead of the file never looks valid; a cached file that
+fails later is moved to ``<cache>/<name>/quarantine/`` and fetched again. Notebooks call
+:func:`fetch_or_synthetic`: offline it says so in one line and returns synthetic nuclei.
 
-1. its SHA-256 checksum: the publisher's, or where the publisher gives none, a value recorded
-   independently by other projects' data loaders (``reference_sha256``);
-2. for a zip archive, its content: every member decompresses with the right CRC-32, and the
-   layout is the expected one (image/mask pairs, the number of images in each split).
-
-A download is written to a hidden temporary ``.part`` file and renamed to its final name only
-once it is complete and has passed both checks; archives are unpacked into a temporary folder
-renamed when all are done. So an interrupted transfer, a web page served instead of the file
-(a network's login page) or a damaged archive never leaves anything that looks valid. A cached
-file that fails its checks later (damaged on disk, or stored by an older version of this
-module) is moved to ``<cache>/<name>/quarantine/`` and downloaded again. Where no checksum is
-known at all, the SHA-256 of the first download that passes the content checks is pinned in
-the cache (and printed), and every later download is checked against it.
-
-Notebooks call :func:`fetch_or_synthetic`: offline (or behind a firewall, as on CI) it prints
-one line saying so and returns synthetic nuclei instead, so the lesson runs anyway.
-
-Examples
---------
 >>> sorted(REGISTRY)
 ['bbbc039', 'dsb2018']
 >>> print(REGISTRY["dsb2018"].license)
@@ -71,20 +55,10 @@ ENV_VAR = "BIOIMAGE_COURSE_DATA"
 
 @dataclass(frozen=True)
 class RemoteFile:
-    """One file of a data set.
+    """One file of a data set: where it is, its name in the cache, its checksums.
 
-    Attributes
-    ----------
-    url : str
-        Where to download it.
-    filename : str
-        Name in the cache.
-    sha256 : str or None
-        The publisher's SHA-256; None when the publisher gives none.
-    reference_sha256 : str or None
-        A SHA-256 recorded independently by others (the data loaders of other projects),
-        enforced where the publisher gives none. With neither, the SHA-256 of the first
-        download that passes the content checks is pinned.
+    ``sha256`` is the publisher's; ``reference_sha256`` one recorded independently by others,
+    enforced where the publisher gives none. With neither, the first download is pinned.
     """
 
     url: str
@@ -103,31 +77,9 @@ class RemoteFile:
 class DatasetInfo:
     """A registered data set: where it lives, how it is licensed and cited, how to read it.
 
-    Attributes
-    ----------
-    name : str
-        Registry key and cache folder name.
-    description : str
-        What the images show.
-    files : tuple of RemoteFile
-        The files to download (zip archives are unpacked).
-    splits : tuple of str
-        The splits :func:`fetch_dataset` can return.
-    layout : str
-        How the unpacked files are organised: ``"folders"`` (``<split>/images`` and
-        ``<split>/masks`` under ``subdir``) or ``"bbbc039"``.
-    license : str
-    citation : str
-    homepage : str
-    subdir : str
-        Folder inside the unpacked archive that holds the splits (``"folders"`` layout).
-    pixel_size_um : float or None
-        Pixel size, where it is known and the same for all images.
-    split_sizes : tuple of int or None
-        The number of image/mask pairs in each split, in the order of ``splits``; an archive
-        that holds other numbers is refused. None: not checked.
-    notes : str
-        Anything else a user should know (checksum provenance, mixed magnifications...).
+    ``layout`` is ``"folders"`` (``<subdir>/<split>/images`` and ``.../masks``) or
+    ``"bbbc039"``; ``split_sizes`` (image/mask pairs per split) refuses an archive holding other
+    numbers; ``pixel_size_um`` where known and the same for all images.
     """
 
     name: str
@@ -265,43 +217,10 @@ def download(
 ) -> str:
     """Download ``url`` to ``dest`` atomically and return the file's SHA-256.
 
-    The data go to a temporary ``.part`` file next to ``dest``; only a complete transfer (as
-    long as the server announced) with the expected checksum, accepted by ``check``, is renamed
-    to ``dest``. Anything else deletes the partial file and raises. The file gets the
-    permissions the user's umask allows, as files made by ordinary tools do.
+    Only a complete transfer with the expected ``sha256`` (None: any), accepted by ``check``
+    (called with the finished temporary file), is renamed to ``dest``; anything else deletes the
+    partial file and raises :class:`DatasetUnavailableError` or :class:`ChecksumError`.
 
-    Parameters
-    ----------
-    url : str
-        ``http(s)://`` or ``file://`` address.
-    dest : path
-        Final file name; its folder is created.
-    sha256 : str, optional
-        Expected SHA-256 (hex). None accepts any content (the caller pins the returned hash).
-    check : callable, optional
-        Called with the path of the complete temporary file; raises (a
-        :class:`DatasetUnavailableError`) to refuse it, e.g. when an archive is damaged.
-    timeout : float
-        Seconds to wait for the server.
-    progress : bool
-        Show a progress bar.
-
-    Returns
-    -------
-    str
-        The SHA-256 of the downloaded file.
-
-    Raises
-    ------
-    DatasetUnavailableError
-        If the server cannot be reached or the transfer is cut short.
-    ChecksumError
-        If the content's SHA-256 is not ``sha256``.
-    Exception
-        Whatever ``check`` raises.
-
-    Examples
-    --------
     >>> import tempfile, pathlib
     >>> src = pathlib.Path(tempfile.mkdtemp()) / "hello.txt"
     >>> _ = src.write_bytes(b"hello")
@@ -405,9 +324,7 @@ def _obtain(
 ) -> Path:
     """The path of one file of ``info`` in the cache that has passed every check.
 
-    A cached copy is used if it passes; one that fails is quarantined and downloaded again,
-    once. A download is checked before it is renamed into place; its checksum is pinned
-    when none is known.
+    A failing cached copy is quarantined and downloaded again, once; an unknown checksum is pinned.
     """
     path = root / "downloads" / remote.filename
     pins = _read_pins(root)
@@ -483,32 +400,11 @@ def fetch_dataset(
     timeout: float = 30.0,
     progress: bool = True,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Download (once), verify, unpack and load a registered real data set.
+    """Download (once), verify, unpack and load a registered real data set: (image, labels) pairs.
 
-    Parameters
-    ----------
-    name : str or DatasetInfo
-        A key of :data:`REGISTRY` (``"dsb2018"``, ``"bbbc039"``) or a :class:`DatasetInfo`.
-    split : str
-        One of the data set's ``splits``.
-    cache : path, optional
-        Cache folder (default: see :func:`cache_dir`).
-    timeout : float
-        Seconds to wait for the server.
-    progress : bool
-        Show download progress bars.
-
-    Returns
-    -------
-    list of (image, labels int32)
-
-    Raises
-    ------
-    DatasetUnavailableError
-        If a file cannot be downloaded (offline, server down, transfer cut short), is not what
-        was expected (a web page, a damaged archive, another layout or number of images) or
-        holds masks that are not label images; :class:`ChecksumError` (a subclass) if its
-        checksum is wrong. The message says what to delete where that would help.
+    ``name`` is a key of :data:`REGISTRY` or a :class:`DatasetInfo`. Raises
+    :class:`DatasetUnavailableError` (offline, cut short, a web page, a damaged archive, another
+    layout) or :class:`ChecksumError`; the message says what to delete where that would help.
     """
     if isinstance(name, DatasetInfo):
         info = name
@@ -537,26 +433,11 @@ def fetch_or_synthetic(
     rng: Any = 0,
     **fetch_kwargs: Any,
 ) -> tuple[list[tuple[np.ndarray, np.ndarray]], str]:
-    """Real data if it can be had, else synthetic nuclei, announced in one line.
+    """Real data if it can be had, else ``n_synthetic`` synthetic nuclei, announced in one line.
 
-    Parameters
-    ----------
-    name, split
-        As in :func:`fetch_dataset`.
-    n_synthetic, shape, preset, rng
-        The synthetic replacement: ``n_synthetic`` images from
-        :func:`bioimage_course.data.make_nuclei`.
-    **fetch_kwargs
-        Passed on to :func:`fetch_dataset` (``cache``, ``timeout``, ``progress``).
+    Returns ``(pairs, source)``, ``source`` being the data set's name or ``"synthetic"``;
+    ``fetch_kwargs`` go to :func:`fetch_dataset`.
 
-    Returns
-    -------
-    pairs : list of (image, labels)
-    source : str
-        The data set's name, or ``"synthetic"``.
-
-    Examples
-    --------
     >>> offline = DatasetInfo(name="nowhere", description="", splits=("train",),
     ...     files=(RemoteFile("http://127.0.0.1:9/none.zip", "none.zip"),), layout="folders",
     ...     license="", citation="", homepage="")
