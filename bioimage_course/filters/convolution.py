@@ -1,11 +1,9 @@
-"""Correlation and convolution: by hand with loops, and fast by shifting and adding.
+"""Correlation and convolution: by hand with loops, and fast by shifting and adding (notebook 02).
 
-Introduced in notebook 02 (convolutions). :func:`correlate_naive` is the definition written as
-loops; :func:`correlate` computes the same sums one kernel element at a time over the whole
-image; both equal ``scipy.ndimage.correlate``. :func:`pad` extends the image beyond its border.
+:func:`correlate_naive` is the definition written as loops; :func:`correlate` computes the
+same sums one kernel element at a time over the whole image; both equal
+``scipy.ndimage.correlate``. :func:`pad` extends the image beyond its border.
 
-Examples
---------
 >>> import numpy as np
 >>> image = np.arange(25.0).reshape(5, 5)
 >>> kernel = np.array([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])
@@ -33,40 +31,23 @@ _NUMPY_PAD_MODE = {
 
 
 def pad(image, pad_width, *, mode: str = "reflect", cval: float = 0.0) -> np.ndarray:
-    """Extend ``image`` beyond its border, the way scipy.ndimage's filters do.
+    """Extend ``image`` beyond its border, the way scipy.ndimage's filters do (same dtype).
 
-    Parameters
-    ----------
-    image : array_like
-        1D, 2D or 3D array.
-    pad_width : int or sequence of (before, after)
-        Pixels to add: one int for every side, or one ``(before, after)`` pair per axis.
-    mode : {'reflect', 'constant', 'mirror', 'nearest', 'wrap'}
-        How the missing pixels are filled, shown for a row ``a b c d`` padded by 3
-        (scipy.ndimage's names; numpy.pad and torch call some of them differently):
+    ``pad_width``: one int for every side, or one ``(before, after)`` pair per axis. ``mode``,
+    shown for a row ``a b c d`` padded by 3 (scipy's names; numpy and torch differ):
 
-        ==========  =====================  =============  =============
-        mode        padded row             numpy.pad      torch F.pad
-        ==========  =====================  =============  =============
-        reflect     c b a|a b c d|d c b    'symmetric'    (none)
-        mirror      d c b|a b c d|c b a    'reflect'      'reflect'
-        nearest     a a a|a b c d|d d d    'edge'         'replicate'
-        wrap        b c d|a b c d|a b c    'wrap'         'circular'
-        constant    k k k|a b c d|k k k    'constant'     'constant'
-        ==========  =====================  =============  =============
+    ==========  =====================  =============  =============
+    mode        padded row             numpy.pad      torch F.pad
+    ==========  =====================  =============  =============
+    reflect     c b a|a b c d|d c b    'symmetric'    (none)
+    mirror      d c b|a b c d|c b a    'reflect'      'reflect'
+    nearest     a a a|a b c d|d d d    'edge'         'replicate'
+    wrap        b c d|a b c d|a b c    'wrap'         'circular'
+    constant    k k k|a b c d|k k k    'constant'     'constant'
+    ==========  =====================  =============  =============
 
-        ``reflect`` repeats the edge pixel (the mirror sits half a pixel outside the image);
-        ``mirror`` does not (the mirror sits on the edge pixel). ``reflect`` is scipy's default.
-    cval : float
-        The value ``k`` used by ``mode='constant'``.
+    ``k`` is ``cval``. ``reflect`` (scipy's default) repeats the edge pixel, ``mirror`` does not.
 
-    Returns
-    -------
-    ndarray
-        The padded image, same dtype as ``image`` (so ``cval`` is cast to that dtype).
-
-    Examples
-    --------
     >>> pad(np.array([1, 2, 3, 4]), 3, mode="reflect")
     array([3, 2, 1, 1, 2, 3, 4, 4, 3, 2])
     >>> pad(np.array([1, 2, 3, 4]), 3, mode="mirror")
@@ -108,11 +89,8 @@ def shifted_block(offset, shape) -> tuple:
 
 
 def shift_and_add(padded, kernel, out_shape) -> np.ndarray:
-    """Correlation of an already padded image: the sum, over the kernel's elements, of the
-    weight times the padded image shifted by that element's offset.
-
-    ``out_shape`` is the shape of the last axes of the result; leading axes of ``padded``
-    (a stack of images) are kept.
+    """Correlation of an already padded image: the sum over the kernel's elements of the weight
+    times the padded image shifted by that element's offset (leading axes, a stack, are kept).
     """
     out = np.zeros(padded.shape[: padded.ndim - kernel.ndim] + tuple(out_shape))
     for offset in np.ndindex(kernel.shape):  # (0, 0), (0, 1), ... over the kernel's elements
@@ -123,35 +101,11 @@ def shift_and_add(padded, kernel, out_shape) -> np.ndarray:
 def correlate(image, kernel, *, mode: str = "reflect", cval: float = 0.0) -> np.ndarray:
     """Correlate ``image`` with ``kernel``: each pixel becomes the weighted sum of its neighbours.
 
-    Parameters
-    ----------
-    image : array_like
-        1D, 2D or 3D image (any numeric dtype).
-    kernel : array_like
-        Weights, with as many dimensions as ``image``; any size, odd or even.
-    mode : {'reflect', 'constant', 'mirror', 'nearest', 'wrap'}
-        How the image is extended beyond its border (see :func:`pad`).
-    cval : float
-        Fill value for ``mode='constant'``.
+    ``out[r, c] = sum_ij kernel[i, j] * image[r + i - ci, c + j - cj]``, centre ``ci, cj`` =
+    ``size // 2``; ``mode`` as in :func:`pad`. The loop runs over the kernel's few elements, not
+    the image's many pixels. Equals ``scipy.ndimage.correlate`` and, with zero padding,
+    ``torch.nn.functional.conv2d``. The result is float64: filtering may leave the input's range.
 
-    Returns
-    -------
-    ndarray of float64
-        Same shape as ``image``. Always floating point: a filtered image may leave the value
-        range of the input (negative edges, fractions of integers), so it is never rounded or
-        clipped back to the input's dtype.
-
-    Notes
-    -----
-    ``out[r, c] = sum_ij kernel[i, j] * image[r + i - ci, c + j - cj]`` with the centre
-    ``ci = kernel.shape[0] // 2``, ``cj = kernel.shape[1] // 2``. Equal to
-    ``scipy.ndimage.correlate(image, kernel, mode=mode, cval=cval)`` (``origin=0``) and, for
-    ``mode='constant'`` with ``cval=0``, to ``torch.nn.functional.conv2d`` with zero padding.
-    The loop runs over the kernel's elements (a few), not the image's pixels (many), which
-    gives the same sums as :func:`correlate_naive` much faster.
-
-    Examples
-    --------
     >>> image = np.array([[0, 0, 0], [0, 1, 0], [0, 0, 0]])
     >>> kernel = np.array([[1, 2, 3], [4, 5, 6], [7, 8, 9]])
     >>> correlate(image, kernel, mode="constant")  # a lone bright pixel: the kernel, flipped
@@ -167,30 +121,10 @@ def correlate(image, kernel, *, mode: str = "reflect", cval: float = 0.0) -> np.
 def convolve(image, kernel, *, mode: str = "reflect", cval: float = 0.0) -> np.ndarray:
     """Convolve ``image`` with ``kernel``: a correlation with the kernel flipped along every axis.
 
-    Parameters
-    ----------
-    image, kernel, mode, cval
-        As in :func:`correlate`.
+    After the flip the centre lands on ``n - 1 - n // 2`` (one before ``n // 2`` for even
+    sizes), which is how ``scipy.ndimage.convolve`` matches. Unlike correlation, convolution is
+    associative (:func:`combine_kernels`).
 
-    Returns
-    -------
-    ndarray of float64
-        Same shape as ``image``.
-
-    Notes
-    -----
-    ``out[r, c] = sum_ij kernel[i, j] * image[r - (i - ci), c - (j - cj)]`` with the centre
-    ``ci = kernel.shape[0] // 2`` as in :func:`correlate`. Flipping a kernel of size ``n``
-    moves element ``i`` to ``n - 1 - i``, so the centre lands on ``n - 1 - n // 2``: the same
-    element for odd ``n``, one before it for even ``n``. Equal to
-    ``scipy.ndimage.convolve(image, kernel, mode=mode, cval=cval)`` (``origin=0``), odd and
-    even sizes alike.
-
-    Convolution, unlike correlation, is associative: filtering with ``a`` and then ``b`` is
-    filtering once with ``a`` convolved with ``b`` (see :func:`combine_kernels`).
-
-    Examples
-    --------
     >>> image = np.array([[0, 0, 0], [0, 1, 0], [0, 0, 0]])
     >>> kernel = np.array([[1, 2, 3], [4, 5, 6], [7, 8, 9]])
     >>> convolve(image, kernel, mode="constant")  # a lone bright pixel: the kernel itself
@@ -208,26 +142,9 @@ def convolve(image, kernel, *, mode: str = "reflect", cval: float = 0.0) -> np.n
 def correlate_naive(image, kernel, *, mode: str = "reflect", cval: float = 0.0) -> np.ndarray:
     """Correlation of a 2D image written as the definition: a loop over every output pixel.
 
-    Slow (one Python step per pixel) but says exactly what happens: put the kernel on the
-    padded image, multiply element by element, sum, move one pixel, repeat. Same result as
-    :func:`correlate`; use it on small images to see the idea.
+    Put the kernel on the padded image, multiply, sum, move one pixel, repeat: slow, but it says
+    exactly what :func:`correlate` computes.
 
-    Parameters
-    ----------
-    image : array_like
-        2D image.
-    kernel : array_like
-        2D weights, odd or even sizes.
-    mode, cval
-        Border handling, as in :func:`correlate`.
-
-    Returns
-    -------
-    ndarray of float64
-        Same shape as ``image``.
-
-    Examples
-    --------
     >>> correlate_naive(np.arange(9.0).reshape(3, 3), np.ones((3, 3)), mode="nearest")
     array([[12., 18., 24.],
            [30., 36., 42.],

@@ -46,8 +46,6 @@ def _check_axis(axis, ndim: int) -> int:
 def identity_kernel(size=3, *, ndim: int = 2) -> np.ndarray:
     """A kernel that changes nothing: 1 at the centre (index ``size // 2``), 0 elsewhere.
 
-    Examples
-    --------
     >>> identity_kernel(3)
     array([[0., 0., 0.],
            [0., 1., 0.],
@@ -62,15 +60,6 @@ def identity_kernel(size=3, *, ndim: int = 2) -> np.ndarray:
 def mean_kernel(size=3, *, ndim: int = 2) -> np.ndarray:
     """The mean (box) filter: equal weights that sum to 1, so flat regions keep their value.
 
-    Parameters
-    ----------
-    size : int or tuple of int
-        Side length, or one length per axis.
-    ndim : int
-        Number of dimensions when ``size`` is an int.
-
-    Examples
-    --------
     >>> mean_kernel(2)
     array([[0.25, 0.25],
            [0.25, 0.25]])
@@ -107,28 +96,9 @@ def _gaussian_1d(sigma: float, truncate: float) -> tuple[np.ndarray, np.ndarray]
 def gaussian_kernel(sigma: float, *, truncate: float = 4.0, ndim: int = 2) -> np.ndarray:
     """A sampled Gaussian, normalised to sum 1: smoothing that weighs near neighbours most.
 
-    Parameters
-    ----------
-    sigma : float
-        Standard deviation in pixels (> 0).
-    truncate : float
-        The kernel extends ``int(truncate * sigma + 0.5)`` pixels each side of the centre.
-    ndim : int
-        Number of dimensions.
+    Radius ``int(truncate * sigma + 0.5)``; the outer product of one 1D Gaussian per axis (the
+    Gaussian is *separable*), exactly the kernel of ``scipy.ndimage.gaussian_filter``.
 
-    Returns
-    -------
-    ndarray of float64
-        Shape ``2 * radius + 1`` along each axis.
-
-    Notes
-    -----
-    Built as the outer product of one normalised 1D Gaussian per axis, exactly the kernel
-    ``scipy.ndimage.gaussian_filter(image, sigma, truncate=truncate)`` applies (one axis at a
-    time, which is faster for the same result: the Gaussian is *separable*).
-
-    Examples
-    --------
     >>> k = gaussian_kernel(1.0, truncate=2.0)
     >>> k.shape, float(round(k.sum(), 6)), bool(k[2, 2] == k.max())
     ((5, 5), 1.0, True)
@@ -149,22 +119,14 @@ def _derivative_kernel(smoothing, axis, ndim) -> np.ndarray:
 def sobel_kernel(axis: int = 0, *, ndim: int = 2) -> np.ndarray:
     """The Sobel kernel: a derivative along ``axis``, smoothed with weights 1 2 1 across it.
 
-    ``axis=0`` differentiates along the rows (top to bottom), so it responds to horizontal
-    edges; ``axis=1`` along the columns, responding to vertical edges. Used with
-    :func:`correlate`, the response is positive where intensity increases with the index.
+    ``axis=0`` differentiates down the rows, so it responds to horizontal edges. With
+    :func:`correlate` it equals ``scipy.ndimage.sobel(image, axis)`` (unnormalised;
+    ``skimage.filters.sobel_h`` divides by 4 and flips the sign).
 
-    Examples
-    --------
     >>> sobel_kernel(axis=0)
     array([[-1., -2., -1.],
            [ 0.,  0.,  0.],
            [ 1.,  2.,  1.]])
-
-    Notes
-    -----
-    Unnormalised, as ``scipy.ndimage.sobel(image, axis)``, which equals
-    ``correlate(image, sobel_kernel(axis))``. (``skimage.filters.sobel_h`` divides by 4 and
-    has the opposite sign.)
     """
     return _derivative_kernel([1.0, 2.0, 1.0], axis, ndim)
 
@@ -172,10 +134,6 @@ def sobel_kernel(axis: int = 0, *, ndim: int = 2) -> np.ndarray:
 def prewitt_kernel(axis: int = 0, *, ndim: int = 2) -> np.ndarray:
     """The Prewitt kernel: like :func:`sobel_kernel` with equal smoothing weights 1 1 1.
 
-    Equals ``scipy.ndimage.prewitt(image, axis)`` when used with :func:`correlate`.
-
-    Examples
-    --------
     >>> prewitt_kernel(axis=1)
     array([[-1.,  0.,  1.],
            [-1.,  0.,  1.],
@@ -187,11 +145,8 @@ def prewitt_kernel(axis: int = 0, *, ndim: int = 2) -> np.ndarray:
 def laplacian_kernel(*, ndim: int = 2) -> np.ndarray:
     """The discrete Laplacian: the sum of second differences ``1 -2 1`` along every axis.
 
-    Zero on flat regions and linear ramps, large where the intensity curves (spots, lines,
-    edges). Equals ``scipy.ndimage.laplace`` when used with :func:`correlate`.
+    Zero on flat regions and ramps, large where the intensity curves (spots, lines, edges).
 
-    Examples
-    --------
     >>> laplacian_kernel()
     array([[ 0.,  1.,  0.],
            [ 1., -4.,  1.],
@@ -208,30 +163,12 @@ def laplacian_kernel(*, ndim: int = 2) -> np.ndarray:
 
 
 def log_kernel(sigma: float, *, truncate: float = 4.0, ndim: int = 2) -> np.ndarray:
-    """Laplacian of Gaussian (LoG): smooth with a Gaussian, then take the Laplacian, in one kernel.
+    """Laplacian of Gaussian (LoG): a Gaussian smoothing and the Laplacian, in one kernel.
 
-    A bright blob of radius about ``sigma * sqrt(2)`` (2D) gives a strongly *negative* response
-    at its centre, so ``-sigma**2 * LoG`` is a blob detector (the factor ``sigma**2`` makes
-    responses comparable across scales).
+    A bright blob of radius about ``sigma * sqrt(2)`` gives a strongly negative centre, so
+    ``-sigma**2 * LoG`` detects blobs. Sampled as ``scipy.ndimage.gaussian_laplace`` does: the
+    second derivative of the 1D Gaussian along each axis in turn, times ``g`` across, summed.
 
-    Parameters
-    ----------
-    sigma : float
-        Standard deviation of the Gaussian in pixels (> 0).
-    truncate : float
-        The kernel extends ``int(truncate * sigma + 0.5)`` pixels each side of the centre.
-    ndim : int
-        Number of dimensions.
-
-    Notes
-    -----
-    Sampled as ``scipy.ndimage.gaussian_laplace`` does: along each axis in turn the second
-    derivative of the Gaussian, ``(x**2 / sigma**4 - 1 / sigma**2) * g(x)`` with ``g`` the
-    normalised 1D Gaussian, times ``g`` along the other axes; the terms are summed.
-    ``correlate(image, log_kernel(s))`` equals ``scipy.ndimage.gaussian_laplace(image, s)``.
-
-    Examples
-    --------
     >>> k = log_kernel(1.0)
     >>> k.shape, bool(k[4, 4] == k.min()), float(round(abs(k.sum()), 3))
     ((9, 9), True, 0.0)
@@ -248,21 +185,8 @@ def log_kernel(sigma: float, *, truncate: float = 4.0, ndim: int = 2) -> np.ndar
 
 
 def make_kernel(name: str, *, sigma: float = 1.0, size: int = 3, axis: int = 0) -> np.ndarray:
-    """A 2D kernel by name, for filter banks and the interactive explorer.
+    """A 2D kernel by name (one of :data:`KERNEL_NAMES`), for filter banks and the explorer.
 
-    Parameters
-    ----------
-    name : {'identity', 'mean', 'gaussian', 'sobel', 'prewitt', 'laplacian', 'log'}
-        Which kernel.
-    sigma : float
-        Used by 'gaussian' and 'log'.
-    size : int
-        Used by 'identity' and 'mean'.
-    axis : int
-        Used by 'sobel' and 'prewitt' (0: derivative along rows, 1: along columns).
-
-    Examples
-    --------
     >>> make_kernel("mean", size=3).sum()
     np.float64(1.0)
     """
@@ -285,28 +209,11 @@ def make_kernel(name: str, *, sigma: float = 1.0, size: int = 3, axis: int = 0) 
 def combine_kernels(first, second) -> np.ndarray:
     """One kernel that filters like ``first`` followed by ``second`` (both by convolution).
 
-    Parameters
-    ----------
-    first, second : array_like
-        Kernels with the same number of dimensions.
+    Their full convolution (one more pixel, zero, where both sizes are even, so the centres add
+    up). Exact with ``mode='wrap'``, elsewhere away from the border. A Gaussian then a derivative
+    is one "derivative of Gaussian": stacked linear filters give nothing new without a
+    nonlinearity in between.
 
-    Returns
-    -------
-    ndarray of float64
-        The full convolution of the two kernels (size ``n1 + n2 - 1`` per axis; one more,
-        with a trailing zero, where both sizes are even, so that its centre ``size // 2`` is
-        where the two centres add up).
-
-    Notes
-    -----
-    ``convolve(convolve(image, first), second) == convolve(image, combine_kernels(first,
-    second))`` exactly with ``mode='wrap'``, and away from the border for other modes (the
-    two-step version pads twice). A Gaussian followed by a derivative is a single
-    "derivative of Gaussian" kernel; this is why stacking linear filters gives nothing new
-    without a nonlinearity in between.
-
-    Examples
-    --------
     >>> combine_kernels(np.array([[1.0, 1.0]]), np.array([[1.0, 1.0]]))
     array([[1., 2., 1., 0.]])
     """
@@ -330,23 +237,11 @@ def combine_kernels(first, second) -> np.ndarray:
 def gradient_magnitude(
     image, *, kind: str = "sobel", mode: str = "reflect", cval: float = 0.0
 ) -> np.ndarray:
-    """Edge strength: the length of the gradient vector estimated with Sobel or Prewitt kernels.
+    """Edge strength: ``sqrt(d0**2 + d1**2 + ...)`` of the Sobel (or Prewitt) derivatives.
 
-    Two linear filters (one derivative per axis) combined nonlinearly:
-    ``sqrt(d0**2 + d1**2 + ...)``. Equals
+    Two linear filters combined nonlinearly; equals
     ``scipy.ndimage.generic_gradient_magnitude(image, scipy.ndimage.sobel, mode=mode)``.
 
-    Parameters
-    ----------
-    image : array_like
-        2D or 3D image.
-    kind : {'sobel', 'prewitt'}
-        Derivative kernel.
-    mode, cval
-        Border handling, as in :func:`correlate`.
-
-    Examples
-    --------
     >>> step = np.repeat([[0.0, 0.0, 1.0, 1.0]], 4, axis=0)
     >>> gradient_magnitude(step, mode="nearest")[0]
     array([0., 4., 4., 0.])

@@ -1,9 +1,8 @@
-"""Learning a filter by gradient descent: the bridge from filters to neural networks.
+"""Learning a filter by gradient descent: the bridge from filters to neural networks (notebook 02).
 
-Introduced in notebook 02 (convolutions). Given images and the filtered images we want,
-:func:`learn_kernel` finds the kernel by gradient descent on the mean squared (or absolute)
-error; :func:`loss_gradient` is the gradient written out, :func:`critical_learning_rate` the
-step size beyond which descent diverges.
+Given images and the filtered images we want, :func:`learn_kernel` finds the kernel by
+gradient descent; :func:`loss_gradient` is the gradient written out, and
+:func:`critical_learning_rate` the step size beyond which descent diverges.
 """
 
 from __future__ import annotations
@@ -44,28 +43,10 @@ def _prepare_pairs(inputs, targets, size, mode, cval):
 def critical_learning_rate(inputs, *, size=3, mode: str = "reflect", cval: float = 0.0) -> float:
     """The largest learning rate for which gradient descent on the MSE loss does not diverge.
 
-    Learning a kernel with the mean squared error is linear least squares. Gradient descent
-    with step ``lr`` converges from every start if and only if ``lr < 2 / lambda_max``, where
-    ``lambda_max`` is the largest eigenvalue of the loss's (constant) Hessian
-    ``2/N * A.T @ A``; ``A`` has one column per kernel weight holding the input pixels that
-    weight multiplies.
+    Learning a kernel with the MSE is linear least squares: descent converges from every start
+    iff ``lr < 2 / lambda_max``, the largest eigenvalue of the constant Hessian ``2/N * A.T @ A``
+    (``A``: one column per kernel weight, the input pixels that weight multiplies).
 
-    Parameters
-    ----------
-    inputs : array_like
-        A 2D image or a stack (n, rows, cols) of them.
-    size : int or (int, int)
-        Kernel size.
-    mode, cval
-        Border handling, as in :func:`correlate`.
-
-    Returns
-    -------
-    float
-        ``2 / lambda_max``.
-
-    Examples
-    --------
     >>> noise = np.random.default_rng(0).normal(size=(64, 64))
     >>> round(critical_learning_rate(noise, size=3), 1)  # white noise: Hessian close to 2 I
     1.0
@@ -90,34 +71,15 @@ def loss_gradient(
 ) -> np.ndarray:
     """The gradient of the loss with respect to each kernel weight, written out (no autograd).
 
-    This is what backpropagation computes for a single correlation "layer". With the
-    prediction ``p = correlate(x, w)`` and the residual ``e = p - y`` over ``N`` pixels:
+    What backpropagation computes for one correlation "layer". With ``p = correlate(x, w)`` and
+    the residual ``e = p - y`` over ``N`` pixels:
 
     * MSE, ``L = mean(e**2)``:  ``dL/dw[i, j] = 2/N * sum_rc e[r, c] * x_pad[r + i, c + j]``
     * MAE, ``L = mean(|e|)``:   ``dL/dw[i, j] = 1/N * sum_rc sign(e[r, c]) * x_pad[r + i, c + j]``
 
-    So the gradient is itself a correlation: the padded input correlated with the residual
-    (or its sign), read out at the kernel's offsets. (Chain rule: ``dL/dp`` times ``dp/dw``,
-    and ``dp[r, c]/dw[i, j]`` is the input pixel that weight ``w[i, j]`` multiplied.)
+    The gradient is itself a correlation of the padded input with the residual (chain rule:
+    ``dp[r, c]/dw[i, j]`` is the input pixel that ``w[i, j]`` multiplied).
 
-    Parameters
-    ----------
-    inputs, targets : array_like
-        2D images or stacks (n, rows, cols) of the same shape.
-    kernel : array_like
-        2D kernel at which to evaluate the gradient.
-    loss : {'mse', 'mae'}
-        Mean squared error (the squared L2 loss) or mean absolute error (the L1 loss).
-    mode, cval
-        Border handling, as in :func:`correlate`.
-
-    Returns
-    -------
-    ndarray of float64
-        Same shape as ``kernel``.
-
-    Examples
-    --------
     >>> from bioimage_course.filters import correlate, sobel_kernel
     >>> x = np.random.default_rng(0).normal(size=(16, 16))
     >>> y = correlate(x, sobel_kernel(0))
@@ -153,45 +115,14 @@ def learn_kernel(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Find the kernel that turns ``inputs`` into ``targets``, by gradient descent in torch.
 
-    The model is one correlation, ``prediction = correlate(input, kernel, mode=mode)``, i.e.
-    a convolutional layer with one filter and no bias. Starting from a kernel of zeros, every
-    step computes the loss on all pairs, lets autograd backpropagate it to the kernel weights
-    and moves them against the gradient: ``kernel <- kernel - lr * dL/dkernel``.
+    The model is one correlation (a convolutional layer with one filter, no bias). From a zero
+    kernel, each step computes the loss on all pairs, backpropagates it and moves the weights:
+    ``kernel <- kernel - lr * dL/dkernel``. Beyond :func:`critical_learning_rate` MSE diverges;
+    the MAE gradient depends only on the sign of the errors, so with a fixed ``lr`` the kernel
+    keeps jittering around the answer: use a smaller ``lr``. Computed in float64 (float32 on
+    Apple GPUs). Returns the kernel and the loss before each step (cut short, with the last
+    finite kernel, if the loss diverged).
 
-    Parameters
-    ----------
-    inputs, targets : array_like
-        Pairs of images: a 2D image each, or stacks (n, rows, cols) of the same shape.
-    size : int or (int, int)
-        Size of the kernel to learn.
-    lr : float
-        Learning rate (> 0): the step size. For the MSE loss, steps beyond
-        :func:`critical_learning_rate` diverge; much smaller ones converge slowly.
-    steps : int
-        Number of gradient-descent steps (full batch: all pairs every step).
-    loss : {'mse', 'mae'}
-        Mean squared error (the squared L2 loss; penalises large errors most) or mean
-        absolute error (the L1 loss; robust to a few very wrong target pixels). The MAE
-        gradient depends only on the *sign* of each error, so it does not shrink near the
-        answer: with a fixed learning rate the kernel keeps jittering around the solution by
-        about ``lr`` times the input's mean absolute value. Use a smaller ``lr`` than for MSE.
-    mode, cval
-        Border handling of the model, as in :func:`correlate`; use the one the targets were
-        made with.
-    device : str or torch.device, optional
-        Where to compute (see :func:`bioimage_course.device.get_device`). The computation is
-        in float64 (float32 on Apple GPUs, which have no float64).
-
-    Returns
-    -------
-    kernel : ndarray of float64
-        The learned kernel, shape ``size``.
-    history : ndarray of float64
-        The loss before each step. Shorter than ``steps`` if the loss became infinite or NaN
-        (the descent diverged); the returned kernel is then the last finite one.
-
-    Examples
-    --------
     >>> from bioimage_course.filters import correlate, sobel_kernel
     >>> x = np.random.default_rng(0).normal(size=(2, 32, 32))
     >>> hidden = sobel_kernel(axis=1)

@@ -1,7 +1,4 @@
-"""Figures of filters: a kernel's weights, loss curves, an image before and after filtering.
-
-Introduced in notebook 02 (convolutions).
-"""
+"""Figures of filters: a kernel's weights, loss curves, an image before and after (notebook 02)."""
 
 from __future__ import annotations
 
@@ -45,23 +42,9 @@ def plot_kernel(
 ):
     """Draw a 2D kernel (or any small array) as a grid of coloured cells, with the values.
 
-    Parameters
-    ----------
-    kernel : array_like
-        2D weights.
-    ax : matplotlib Axes, optional
-        Where to draw; a new figure when None.
-    title : str, optional
-        Axes title.
-    annotate : bool, optional
-        Write each weight in its cell (rounded); default when the kernel has at most 5 x 5
-        weights.
-    cmap : str, optional
-        Colormap over the data's range. Default: red for positive, blue for negative weights,
-        white for zero.
+    Red for positive, blue for negative weights, white for zero unless ``cmap`` is given; the
+    values are written in the cells of kernels up to 5 x 5 unless ``annotate`` says otherwise.
 
-    Examples
-    --------
     >>> import matplotlib
     >>> from bioimage_course.filters import sobel_kernel
     >>> matplotlib.use("Agg")
@@ -75,13 +58,8 @@ def plot_kernel(
         shown = _centred_imshow(ax, kernel)
     else:
         low, high = float(kernel.min()), float(kernel.max())
-        shown = ax.imshow(
-            kernel,
-            cmap=cmap,
-            vmin=low,
-            vmax=high if high > low else low + 1,
-            interpolation="nearest",
-        )
+        high = high if high > low else low + 1
+        shown = ax.imshow(kernel, cmap=cmap, vmin=low, vmax=high, interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])
     if annotate is None:
@@ -90,15 +68,8 @@ def plot_kernel(
         for (r, c), value in np.ndenumerate(kernel):
             red, green, blue, _ = shown.cmap(shown.norm(value))
             dark = 0.299 * red + 0.587 * green + 0.114 * blue < 0.5
-            ax.text(
-                c,
-                r,
-                _short_number(value),
-                ha="center",
-                va="center",
-                fontsize=8,
-                color="white" if dark else "black",
-            )
+            color = "white" if dark else "black"
+            ax.text(c, r, _short_number(value), ha="center", va="center", fontsize=8, color=color)
     if title:
         ax.set_title(title, fontsize=10)
     return ax
@@ -142,24 +113,10 @@ def show_filter(
     axis: int = 0,
     mode: str = "reflect",
 ):
-    """Figure: an image, a kernel and the filtered image side by side.
+    """Figure: an image, a kernel (:func:`make_kernel` by name) and the filtered image side by side.
 
-    The pure plotting function behind the notebook's interactive explorer (sliders for the
-    kernel, ``sigma`` and ``mode``); it needs no front end, so it also runs headless.
+    The pure plotting function behind the notebook's interactive explorer; runs headless.
 
-    Parameters
-    ----------
-    image : array_like
-        2D image.
-    name : str
-        Kernel name, one of :data:`KERNEL_NAMES` (see :func:`make_kernel`).
-    sigma, size, axis
-        Kernel parameters (see :func:`make_kernel`).
-    mode : str
-        Border handling (see :func:`pad`).
-
-    Examples
-    --------
     >>> import matplotlib
     >>> matplotlib.use("Agg")
     >>> fig = show_filter(np.eye(16), "sobel", axis=1)
@@ -196,26 +153,10 @@ def show_filter(
 def show_filter_bank(
     image, kernels: dict, *, mode: str = "reflect", ncols: int = 4, size: float = 3.0
 ):
-    """Figure: ``image`` filtered with each kernel of a bank (name -> kernel), one panel each.
+    """Figure: ``image`` filtered with each kernel of a bank (title -> kernel), one panel each.
 
-    Responses with negative values (derivatives, Laplacians) are drawn red-white-blue with
-    white at zero; the others in gray.
+    Signed responses (derivatives, Laplacians) are red-white-blue with white at zero.
 
-    Parameters
-    ----------
-    image : array_like
-        2D image.
-    kernels : dict
-        Panel title -> 2D kernel.
-    mode : str
-        Border handling (see :func:`pad`).
-    ncols : int
-        Panels per row.
-    size : float
-        Size of each panel in inches.
-
-    Examples
-    --------
     >>> import matplotlib
     >>> from bioimage_course.filters import mean_kernel, sobel_kernel
     >>> matplotlib.use("Agg")
