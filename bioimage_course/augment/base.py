@@ -1,15 +1,10 @@
 """The shape of every transform: draw the parameters, then apply them to image and labels.
 
-Introduced in notebook 04 (augmentation). A transform is a callable
-``t(image, labels=None, *, rng=None, channel_axis=None) -> (image, labels)`` that never modifies
-its inputs; :class:`Transform` draws its random parameters once (:meth:`Transform.draw`) and
-applies the same ones to the image and the labels (:meth:`Transform.apply`). :class:`Compose`
-chains transforms; :func:`augmented_patch` augments a region with a margin and crops the patch
-afterwards. The helpers below turn "how much" (a number or a range) into a range to draw from,
-and split an image into its (row, col) planes.
+Notebook 04. :class:`Transform` draws its random parameters once (:meth:`Transform.draw`) and
+applies the same ones to the image and the labels (:meth:`Transform.apply`); :class:`Compose`
+chains transforms. The helpers turn "how much" (a number or a range) into a range to draw
+from, and split an image into its (row, col) planes.
 
-Examples
---------
 >>> import numpy as np
 >>> from bioimage_course.augment import RandomFlip
 >>> image = np.arange(6.0).reshape(2, 3)
@@ -161,12 +156,8 @@ def run_transform(
 class Transform:
     """Base class: draw random parameters once, then apply them to image and labels.
 
-    Subclasses implement :meth:`draw` (all randomness) and :meth:`apply` (deterministic).
-
-    Parameters
-    ----------
-    p : float
-        Probability in [0, 1] that the transform is applied at all.
+    Subclasses implement :meth:`draw` (all randomness) and :meth:`apply` (deterministic); ``p``
+    is the probability that the transform is applied at all.
     """
 
     def __init__(self, *, p: float = 1.0):
@@ -214,21 +205,9 @@ class Transform:
 class Compose(Transform):
     """Apply transforms one after the other, with one random generator for all of them.
 
-    Parameters
-    ----------
-    transforms : sequence of callables
-        :class:`Transform` objects or any callable ``t(image, labels, *, rng)`` returning
-        ``(image, labels)``.
-    p : float
-        Probability of applying the whole chain.
+    ``transforms``: :class:`Transform` objects or callables ``t(image, labels, *, rng)``. Every
+    interpolation blurs a little: put all geometry into a single :class:`RandomWarp`.
 
-    Notes
-    -----
-    Each geometric transform interpolates once, and every interpolation blurs a little: put
-    rotation, zoom, shear, shift and elastic deformation into a single :class:`RandomWarp`.
-
-    Examples
-    --------
     >>> import numpy as np
     >>> from bioimage_course.augment import RandomFlip, RandomRot90
     >>> t = Compose([RandomFlip(), RandomRot90()])

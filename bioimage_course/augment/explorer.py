@@ -1,6 +1,9 @@
 """Seeing augmentations: transforms by name, a gallery of augmented samples, a live explorer.
 
-Introduced in notebook 04 (augmentation).
+Notebook 04.
+
+>>> make_transform("flip", 1.0)
+RandomFlip(p=1.0, axes=None)
 """
 
 from __future__ import annotations
@@ -42,22 +45,12 @@ TRANSFORM_KINDS = (
 
 
 def make_transform(kind: str, strength: float = 0.5, *, scale: float = 1.0) -> Transform:
-    """A transform of a given ``kind`` at a given ``strength`` in [0, 1] (for exploring).
+    """A transform of a ``kind`` (:data:`TRANSFORM_KINDS`) at a ``strength`` from 0 (none) to 1.
 
-    The geometric strength is fixed (e.g. rotation by exactly ``180 * strength`` degrees) so
-    that a slider shows its effect; positions of noise and elastic fields stay random.
+    The geometric strength is fixed (rotation by exactly ``180 * strength`` degrees) so that a
+    slider shows its effect; noise and elastic fields stay random. ``scale``: the image's
+    intensity range, for intensity transforms.
 
-    Parameters
-    ----------
-    kind : str
-        One of :data:`TRANSFORM_KINDS`.
-    strength : float
-        0 (no change) to 1 (extreme).
-    scale : float
-        Intensity range of the image (e.g. 1 for normalised images), for intensity transforms.
-
-    Examples
-    --------
     >>> make_transform("rotation", 0.25)
     RandomWarp(p=1.0, rotation_deg=(45.0, 45.0), ...)
     """
@@ -114,23 +107,8 @@ def show_augmentations(
 ):
     """Figure: the original pair and ``n`` augmented draws, labels outlined on the image.
 
-    Parameters
-    ----------
-    image, labels : numpy.ndarray
-        2D image and its labels.
-    transform : callable
-        The augmentation to look at.
-    n : int
-        Number of augmented draws.
-    rng : None, int or numpy.random.Generator
-        Source of randomness.
-    size : float
-        Panel size in inches.
-    **show_kwargs
-        Passed to :func:`bioimage_course.plot.overlay_labels` (e.g. ``vmin``, ``vmax``).
+    ``show_kwargs`` go to :func:`bioimage_course.plot.overlay_labels` (``vmin``, ``vmax``).
 
-    Examples
-    --------
     >>> import numpy as np
     >>> labels = np.zeros((32, 32), dtype=np.int32)
     >>> labels[8:20, 10:24] = 1
@@ -156,11 +134,8 @@ def explore(
 ):
     """Figure: ``image`` before and after :func:`make_transform` ``(kind, strength)``.
 
-    The plotting function behind notebook 04's widget explorer; call it directly to get the
-    same picture without widgets.
+    The plotting function behind notebook 04's widget explorer; it runs without widgets too.
 
-    Examples
-    --------
     >>> import numpy as np
     >>> labels = np.zeros((32, 32), dtype=np.int32)
     >>> labels[8:20, 10:24] = 1

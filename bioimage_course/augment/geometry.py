@@ -1,9 +1,14 @@
-"""Geometric transforms, applied identically to the image and its labels.
+"""Geometric transforms, applied identically to the image and its labels (notebook 04).
 
-Introduced in notebook 04 (augmentation). :class:`RandomFlip` and :class:`RandomRot90` are exact
-(no interpolation); :class:`RandomWarp` combines rotation, translation, zoom, shear and elastic
-deformation into one coordinate map, so the image is interpolated only once;
-:meth:`RandomWarp.batch_torch` applies the same warps to a batch of tensors on the GPU.
+:class:`RandomFlip` and :class:`RandomRot90` are exact (no interpolation); :class:`RandomWarp`
+combines rotation, translation, zoom, shear and elastic deformation into one coordinate map,
+so the image is interpolated only once; :meth:`RandomWarp.batch_torch` applies the same warps
+to a batch of tensors on the GPU.
+
+>>> import numpy as np
+>>> RandomFlip(axes=(0,)).apply(np.array([[1, 2], [3, 4]]), None, {"flip": (0,)})[0]
+array([[3, 4],
+       [1, 2]])
 """
 
 from __future__ import annotations
@@ -45,17 +50,8 @@ from .warp import (
 
 
 class RandomFlip(Transform):
-    """Mirror along each spatial axis with probability 1/2 (exact, no interpolation).
+    """Mirror along each spatial ``axes`` (default all) with probability 1/2 (exact).
 
-    Parameters
-    ----------
-    axes : sequence of int, optional
-        Spatial axes that may be flipped (0 = rows, 1 = cols; for stacks 0 = planes). Default all.
-    p : float
-        Probability of applying the transform.
-
-    Examples
-    --------
     >>> import numpy as np
     >>> image = np.array([[1, 2], [3, 4]])
     >>> t = RandomFlip(axes=(1,))
@@ -89,11 +85,8 @@ class RandomFlip(Transform):
 class RandomRot90(Transform):
     """Rotate by a random multiple of 90 degrees in the (row, col) plane (exact).
 
-    Non-square images are only turned by 0 or 180 degrees, so that shapes are preserved
-    (a batch of patches must keep one shape).
+    Non-square images turn only by 0 or 180 degrees, so that a batch keeps one shape.
 
-    Examples
-    --------
     >>> import numpy as np
     >>> RandomRot90().apply(np.array([[1, 2], [3, 4]]), None, {"k": 1})[0]
     array([[2, 4],
@@ -115,44 +108,14 @@ class RandomRot90(Transform):
 class RandomWarp(Transform):
     """Rotation, translation, zoom, shear and elastic deformation, with a single interpolation.
 
-    Parameters
-    ----------
-    rotation_deg : float or (float, float)
-        Rotation angle in degrees; ``x`` draws from ``(-x, x)``. 180 gives all orientations.
-    translation_px : float or (float, float)
-        Shift in pixels along each axis; ``x`` draws from ``(-x, x)``.
-    zoom : float or (float, float)
-        Magnification factor, drawn log-uniformly; ``x`` means ``(1 / (1 + x), 1 + x)``.
-        Keep it small for microscopy: zoom changes the apparent size of nuclei, which is a
-        physical property of the sample (see notebook 06).
-    shear_deg : float or (float, float)
-        Shear angle in degrees; ``x`` draws from ``(-x, x)``.
-    elastic_magnitude_px : float
-        Standard deviation of the elastic displacement in pixels (0: no elastic deformation).
-    elastic_smoothness_px : float
-        Correlation length of the displacement field in pixels (see :func:`elastic_field`).
-    order : {0, 1, 3}
-        Interpolation of the image: nearest, linear or cubic. Labels always use nearest.
-    mode : {"reflect", "constant", "nearest"}
-        Border handling of the image. Labels are always 0 (background) outside.
-    output_shape : (int, int), optional
-        Shape of the output (rows, cols), centred on the input. Smaller than the input, it
-        crops a margin in the same step (see :func:`augmented_patch`).
-    crop_to_valid : bool
-        Crop the output to the largest centred box computed from real pixels only.
-        The output shape then varies from draw to draw.
-    p : float
-        Probability of applying the transform.
+    A range ``x`` draws from ``(-x, x)``; ``zoom=x`` draws log-uniformly from
+    ``(1 / (1 + x), 1 + x)`` (keep it small: zoom changes the apparent nucleus size, a physical
+    property, notebook 06). Everything becomes one coordinate map (:func:`warp_coordinates`):
+    the image is interpolated once (``order``, ``mode`` as in :func:`resample`), the labels looked
+    up once (0 outside); chained transforms would blur twice. A smaller ``output_shape`` crops a
+    margin in the same step (:func:`augmented_patch`); ``crop_to_valid`` crops to
+    :func:`valid_box` (the shape then varies).
 
-    Notes
-    -----
-    All parts are combined into one coordinate map (:func:`warp_coordinates`) and the image
-    is interpolated once (:func:`resample`), the labels looked up once
-    (:func:`resample_labels`). Chaining separate rotation and elastic transforms would blur
-    the image twice and cost twice the time.
-
-    Examples
-    --------
     >>> import numpy as np
     >>> image = np.arange(9.0).reshape(3, 3)
     >>> t = RandomWarp(rotation_deg=(90, 90))
@@ -249,11 +212,8 @@ class RandomWarp(Transform):
     def margin_px(self, patch_shape: Sequence[int]) -> int:
         """Margin (pixels on every side) that a patch needs so the warp never looks outside.
 
-        Computed for the worst case of the parameter ranges; for the elastic field four
-        standard deviations are added (exceeded with negligible probability).
+        The worst case of the parameter ranges, plus four standard deviations of the elastic field.
 
-        Examples
-        --------
         >>> RandomWarp(rotation_deg=45).margin_px((100, 100))  # 50 * (sqrt(2) - 1) = 20.7
         21
         """
@@ -287,37 +247,11 @@ class RandomWarp(Transform):
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Warp a batch ``(B, C, H, W)`` (and labels ``(B, H, W)``) on ``device``.
 
-        Each sample gets its own parameters, drawn with the same rules as the numpy path;
-        the interpolation runs with ``torch.nn.functional.grid_sample`` (bilinear or bicubic
-        for images; labels are looked up at the rounded coordinates, exactly like
-        :func:`resample_labels`).
+        Each sample gets its own parameters (drawn on the CPU as in the numpy path, or given
+        as ``params``, ``None`` entries unchanged); images go through ``grid_sample``, labels
+        are looked up at the rounded coordinates like :func:`resample_labels`. Cubic differs
+        slightly from scipy's (cubic convolution vs B-spline); no ``crop_to_valid`` here.
 
-        Parameters
-        ----------
-        images : tensor or array, shape (B, C, H, W)
-            Float images.
-        labels : tensor or array of int, shape (B, H, W) or (B, 1, H, W), optional
-            Label images.
-        rng : None, int or numpy.random.Generator
-            Source of randomness for drawing the parameters (drawn on the CPU).
-        device : str or torch.device, optional
-            Where to compute (see :func:`bioimage_course.device.get_device`).
-        params : list of dict, optional
-            Parameters from :meth:`draw`, one per sample, instead of drawing them (``None``
-            entries leave that sample unchanged).
-
-        Returns
-        -------
-        (torch.Tensor, torch.Tensor or None)
-            Warped images and labels on ``device``. ``crop_to_valid`` is not supported here.
-
-        Notes
-        -----
-        Cubic interpolation differs slightly between the paths: grid_sample's bicubic uses
-        the cubic convolution kernel (a = -0.75), scipy's ``order=3`` a cubic B-spline.
-
-        Examples
-        --------
         >>> import torch
         >>> images = torch.rand(2, 1, 32, 32)
         >>> out, _ = RandomWarp(rotation_deg=180).batch_torch(images, rng=0, device="cpu")
@@ -396,12 +330,8 @@ class RandomWarp(Transform):
         def to_device(a):
             return torch.as_tensor(a, device=device)
 
-        affine = (
-            params["rotation_deg"],
-            params["translation_px"],
-            params["zoom"],
-            params["shear_deg"],
-        )
+        names = ("rotation_deg", "translation_px", "zoom", "shear_deg")
+        affine = [params[name] for name in names]
         coords = affine_coordinates(shape, out_shape, *affine, to_device)
         if params["coarse_field"] is not None:
             field = upsample_field(
@@ -423,18 +353,8 @@ _IDENTITY_WARP = {
 class RandomElastic(RandomWarp):
     """Elastic deformation: a smooth random displacement field (a :class:`RandomWarp`).
 
-    Parameters
-    ----------
-    magnitude_px : float
-        Standard deviation of the displacement, in pixels.
-    smoothness_px : float
-        Correlation length of the field, in pixels.
-    **options
-        ``order``, ``mode``, ``output_shape``, ``crop_to_valid``, ``p`` as for
-        :class:`RandomWarp`.
+    ``options``: ``order``, ``mode``, ``output_shape``, ``crop_to_valid``, ``p``.
 
-    Examples
-    --------
     >>> import numpy as np
     >>> labels = np.zeros((32, 32), dtype=np.uint8)
     >>> labels[8:24, 8:24] = 5

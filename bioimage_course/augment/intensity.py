@@ -1,7 +1,14 @@
-"""Intensity transforms: they change the image, never the labels.
+"""Intensity transforms: they change the image, never the labels (notebook 04).
 
-Introduced in notebook 04 (augmentation): noise, brightness and contrast, gamma, blur and
-cut-out holes imitate what another exposure or another microscope would have recorded.
+Noise, brightness and contrast, gamma, blur and cut-out holes imitate what another exposure
+or another microscope would have recorded. Each parameter is a range ``(low, high)`` or one
+number ``x``: ``(0, x)`` for sizes, ``(-x, x)`` for offsets, log-uniform
+``(1 / (1 + x), 1 + x)`` for factors.
+
+>>> import numpy as np
+>>> GaussianNoise(std=0.1)(np.zeros((2, 2)), np.ones((2, 2), int), rng=0)[1]
+array([[1, 1],
+       [1, 1]])
 """
 
 from __future__ import annotations
@@ -41,17 +48,8 @@ class _IntensityTransform(Transform):
 
 
 class GaussianNoise(_IntensityTransform):
-    """Add Gaussian noise (camera read noise) of a random standard deviation.
+    """Add Gaussian noise (camera read noise) of a random standard deviation ``std``.
 
-    Parameters
-    ----------
-    std : float or (float, float)
-        Noise standard deviation in image units; ``x`` draws from ``(0, x)``.
-    p : float
-        Probability of applying the transform.
-
-    Examples
-    --------
     >>> import numpy as np
     >>> out, _ = GaussianNoise(std=(0.1, 0.1))(np.zeros((100, 100)), rng=0)
     >>> round(float(out.std()), 1)
@@ -73,23 +71,10 @@ class GaussianNoise(_IntensityTransform):
 class PoissonNoise(_IntensityTransform):
     """Add photon shot noise: as if the image had been recorded with fewer photons.
 
-    Parameters
-    ----------
-    photons : float or (float, float)
-        Photons per unit of image intensity, drawn log-uniformly from the range (a number is
-        used as is). For an image normalised to [0, 1], 10 photons is very noisy, 1000 mild.
-    p : float
-        Probability of applying the transform.
+    ``photons`` per unit of intensity (log-uniform from a range; for [0, 1] images 10 is very
+    noisy, 1000 mild). ``g * x`` expected photons have variance ``g * x``, in image units
+    ``x / g``; the noise is added to the positive part only, so negative values stay.
 
-    Notes
-    -----
-    The shot noise of a pixel with ``g * x`` expected photons has variance ``g * x``; in
-    image units that is ``x / g``. The noise ``Poisson(g x) / g - x`` is added to the
-    positive part of the image only, so negative values (possible after normalisation)
-    stay as they are.
-
-    Examples
-    --------
     >>> import numpy as np
     >>> out, _ = PoissonNoise(photons=100)(np.full((200, 200), 0.5), rng=0)
     >>> round(float(out.var()), 3)  # x / g = 0.5 / 100
@@ -116,21 +101,8 @@ class PoissonNoise(_IntensityTransform):
 
 
 class BrightnessContrast(_IntensityTransform):
-    """Shift the brightness and scale the contrast about the image mean.
+    """Shift the brightness and scale the contrast about the mean: ``m + c (x - m) + b``.
 
-    ``out = mean + contrast * (image - mean) + brightness``
-
-    Parameters
-    ----------
-    brightness : float or (float, float)
-        Offset in image units; ``x`` draws from ``(-x, x)``.
-    contrast : float or (float, float)
-        Contrast factor, drawn log-uniformly; ``x`` means ``(1 / (1 + x), 1 + x)``.
-    p : float
-        Probability of applying the transform.
-
-    Examples
-    --------
     >>> import numpy as np
     >>> t = BrightnessContrast(brightness=(1, 1), contrast=(2, 2))
     >>> t(np.array([[0.0, 2.0]]))[0]
@@ -161,18 +133,8 @@ class BrightnessContrast(_IntensityTransform):
 
 
 class RandomGamma(_IntensityTransform):
-    """Non-linear contrast change ``x ** gamma`` that keeps the image's minimum and maximum.
+    """Non-linear contrast ``x ** gamma`` that keeps the minimum and maximum (< 1 brightens).
 
-    Parameters
-    ----------
-    gamma : float or (float, float)
-        Exponent, drawn log-uniformly; ``x`` means ``(1 / (1 + x), 1 + x)``. Below 1 it
-        brightens dim structures, above 1 it darkens them.
-    p : float
-        Probability of applying the transform.
-
-    Examples
-    --------
     >>> import numpy as np
     >>> RandomGamma(gamma=(2, 2))(np.array([[0.0, 0.5, 1.0]]))[0]
     array([[0.  , 0.25, 1.  ]])
@@ -195,15 +157,6 @@ class RandomGamma(_IntensityTransform):
 class GaussianBlur(_IntensityTransform):
     """Blur in the (row, col) plane with a Gaussian of random width (defocus, a wider PSF).
 
-    Parameters
-    ----------
-    sigma_px : float or (float, float)
-        Standard deviation of the Gaussian in pixels; ``x`` draws from ``(0, x)``.
-    p : float
-        Probability of applying the transform.
-
-    Examples
-    --------
     >>> import numpy as np
     >>> from scipy import ndimage
     >>> image = np.random.default_rng(0).random((20, 20))
@@ -227,24 +180,11 @@ class GaussianBlur(_IntensityTransform):
 
 
 class CutOut(_IntensityTransform):
-    """Hide random rectangles of the image (an obstruction: debris, a bubble, a dead region).
+    """Hide ``n_holes`` random rectangles of the image (debris, a bubble, a dead region).
 
-    The labels are left unchanged: the objects are still there, only hidden, and the network
-    learns to use context.
+    The labels stay: the objects are still there, only hidden, and the network learns to use
+    context. ``fill`` is a value or ``"mean"`` (the image mean).
 
-    Parameters
-    ----------
-    n_holes : int or (int, int)
-        Number of rectangles, drawn uniformly from the range (inclusive).
-    size_px : float or (float, float)
-        Side lengths of each rectangle in pixels, drawn uniformly from the range.
-    fill : float or "mean"
-        Value written into the rectangles; ``"mean"`` uses the image mean.
-    p : float
-        Probability of applying the transform.
-
-    Examples
-    --------
     >>> import numpy as np
     >>> out, _ = CutOut(n_holes=1, size_px=(4, 4), fill=-1.0)(np.zeros((10, 10)), rng=0)
     >>> int((out == -1).sum())

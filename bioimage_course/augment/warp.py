@@ -1,10 +1,14 @@
 """Geometry on coordinates: where each output pixel reads the input, and the reading itself.
 
-Introduced in notebook 04 (augmentation). A rotation, zoom, shear, translation and an elastic
-deformation all become one coordinate map (:func:`warp_coordinates`); the image is interpolated
-once along it (:func:`resample`, linear or cubic), the labels by nearest neighbour
-(:func:`resample_labels`), so no label value is ever invented. :func:`valid_box` is the region
-computed from real pixels only.
+Notebook 04. Rotation, zoom, shear, translation and an elastic deformation all become one
+coordinate map (:func:`warp_coordinates`); the image is interpolated once along it
+(:func:`resample`), the labels by nearest neighbour (:func:`resample_labels`), so no label
+value is ever invented. :func:`valid_box` is the region computed from real pixels only.
+
+>>> import numpy as np
+>>> coords = warp_coordinates((4, 4), rotation_deg=90)
+>>> resample_labels(np.arange(16).reshape(4, 4), coords)[0]  # the last column, upwards
+array([ 3,  7, 11, 15])
 """
 
 from __future__ import annotations
@@ -31,9 +35,9 @@ TORCH_PADDING = {"reflect": "reflection", "constant": "zeros", "nearest": "borde
 def inverse_affine(rotation_deg: float, zoom: float, shear_deg: float) -> np.ndarray:
     """2x2 matrix mapping output (row, col) offsets to input offsets.
 
-    The forward transform is ``R @ S @ (zoom * I)``: zoom, then shear the columns in proportion
-    to the row, then rotate counter-clockwise as displayed (rows point down). Sampling needs the
-    inverse, written out here so that zero parameters give exactly the identity.
+    The forward transform zooms, shears the columns in proportion to the row, then rotates
+    counter-clockwise as displayed (``R @ S @ zoom``); sampling needs its inverse, written out so
+    that zero parameters give exactly the identity.
     """
     a = math.radians(rotation_deg)
     # Rounded so that multiples of 90 degrees give exact zeros and ones.
@@ -48,8 +52,8 @@ def inverse_affine(rotation_deg: float, zoom: float, shear_deg: float) -> np.nda
 def _linear_upsampling(n: int, step: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Linear interpolation from a grid of spacing ``step`` to the positions 0..n-1.
 
-    Returns ``(lower, upper, frac, k)``: position ``x`` lies between coarse points ``lower``
-    and ``upper`` at fraction ``frac``; ``k`` is the number of coarse points.
+    Returns ``(lower, upper, frac, k)``: ``x`` lies between coarse points ``lower`` and ``upper``
+    at fraction ``frac``; ``k`` is the number of coarse points.
     """
     k = math.ceil((n - 1) / step) + 1 if n > 1 else 1
     u = np.arange(n) / step
@@ -92,7 +96,7 @@ def upsample_field(
 ) -> Any:
     """Interpolate a coarse ``(2, k_rows, k_cols)`` field to ``(2, *shape)``: cols, then rows.
 
-    Works on numpy arrays and, with ``to_array`` making tensors on their device, torch tensors.
+    Numpy arrays, or torch tensors with ``to_array`` making tensors on their device.
     """
     step = _elastic_step(smoothness_px)
     lower, upper, frac = (to_array(a) for a in _linear_upsampling(shape[1], step)[:3])
@@ -109,35 +113,13 @@ def elastic_field(
     *,
     rng: Any = None,
 ) -> np.ndarray:
-    """A random, smooth displacement field for elastic deformation.
+    """A random, smooth displacement field ``(2, rows, cols)`` for elastic deformation (float32).
 
-    Parameters
-    ----------
-    shape : (int, int)
-        Shape (rows, cols) of the field.
-    magnitude_px : float
-        Standard deviation of each displacement component, in pixels.
-    smoothness_px : float
-        Correlation length in pixels: the standard deviation of the Gaussian that smooths white
-        noise into the field. Larger means broader, gentler bends.
-    rng : None, int or numpy.random.Generator
-        Source of randomness.
+    White noise smoothed with a Gaussian of ``smoothness_px`` (the correlation length), scaled so
+    each component has standard deviation ``magnitude_px`` (unlike Simard et al.'s ``alpha``,
+    independent of the smoothness). Being smooth, it is drawn on a grid four times coarser than
+    ``smoothness_px`` and interpolated linearly: many times faster, statistically the same.
 
-    Returns
-    -------
-    numpy.ndarray of float32, shape (2, rows, cols)
-        Row and column displacement of every pixel.
-
-    Notes
-    -----
-    The classic recipe (Simard et al. 2003) smooths white noise with a Gaussian at full
-    resolution. Because the result is smooth, it is computed here on a grid four times coarser
-    than ``smoothness_px`` and interpolated linearly, which is many times faster and
-    statistically the same. Unlike the classic ``alpha`` scaling, ``magnitude_px`` is the
-    displacement itself, independent of the smoothness.
-
-    Examples
-    --------
     >>> field = elastic_field((256, 256), 4.0, 16.0, rng=0)
     >>> field.shape
     (2, 256, 256)
@@ -158,9 +140,8 @@ def affine_coordinates(
 ) -> Any:
     """Affine part of :func:`warp_coordinates`, float32 of shape ``(2, *out_shape)``.
 
-    ``M (y - c_out - t) + c_in`` is a term that varies along the output rows plus one along
-    the columns; their full-size sum is computed where ``to_array`` puts them (torch tensors
-    on a device, for :meth:`RandomWarp.batch_torch`).
+    ``M (y - c_out - t) + c_in`` is a term along the output rows plus one along the columns;
+    their full-size sum is made where ``to_array`` puts them (torch tensors on a device).
     """
     matrix = inverse_affine(rotation_deg, zoom, shear_deg)
     rows = np.arange(out_shape[0]) - (out_shape[0] - 1) / 2 - translation_px[0]
@@ -183,38 +164,12 @@ def warp_coordinates(
 ) -> np.ndarray:
     """Input coordinates that every output pixel samples, for a rotation/zoom/shear/shift + field.
 
-    Parameters
-    ----------
-    shape : (int, int)
-        Shape (rows, cols) of the input image.
-    rotation_deg : float
-        Counter-clockwise rotation (as displayed) about the image centre, in degrees.
-    translation_px : (float, float)
-        Shift of the content (rows, cols) in output pixels.
-    zoom : float
-        Magnification: 2 makes objects look twice as large.
-    shear_deg : float
-        Shear angle: columns shift in proportion to the row.
-    displacement : array of shape (2, *output_shape), optional
-        Elastic displacement (from :func:`elastic_field`) added to the coordinates.
-    output_shape : (int, int), optional
-        Shape of the output grid, centred on the input's centre. Default ``shape``.
+    ``coords[:, r, c]`` is the (row, col) in the input that output pixel (r, c) reads. Warping
+    runs "backwards" (for each output pixel, where does it come from?), which leaves no holes:
+    the inverse ``M (y - c_out - t) + c_in`` of the forward ``R S Z (x - c_in) + c_out + t``, plus
+    ``displacement`` (:func:`elastic_field`). Rotation is counter-clockwise as displayed, about
+    the centre; ``zoom=2`` makes objects twice as large; ``output_shape`` defaults to ``shape``.
 
-    Returns
-    -------
-    numpy.ndarray of float32, shape (2, *output_shape)
-        ``coords[:, r, c]`` is the (row, col) position in the input that output pixel (r, c)
-        takes its value from; :func:`resample` and :func:`resample_labels` read it.
-
-    Notes
-    -----
-    Warping is done "backwards": for every output pixel we ask where it comes from, which
-    leaves no holes. The forward transform maps input offsets from the centre ``c_in`` to
-    output offsets ``R S Z (x - c_in) + c_out + t``; the coordinates are its inverse
-    ``M (y - c_out - t) + c_in`` with ``M = (R S Z)^-1``, plus the displacement.
-
-    Examples
-    --------
     >>> coords = warp_coordinates((3, 3), rotation_deg=90)
     >>> coords[:, 0, 0]  # the top-left output pixel comes from the top-right input pixel
     array([0., 2.], dtype=float32)
@@ -241,39 +196,11 @@ def resample(
 ) -> np.ndarray:
     """Interpolate ``image`` at ``coords`` (in its (row, col) plane): the image half of a warp.
 
-    Parameters
-    ----------
-    image : numpy.ndarray
-        2D image or 3D stack, with an optional channel axis.
-    coords : array of shape (2, rows_out, cols_out)
-        Input (row, col) positions, e.g. from :func:`warp_coordinates`.
-    order : {0, 1, 3}
-        0 nearest neighbour, 1 linear, 3 cubic spline.
-    mode : {"reflect", "constant", "nearest"}
-        Value outside the image: mirrored about the border, 0, or the closest border pixel.
-    channel_axis : int, optional
-        Axis of ``image`` holding channels (each is warped the same way).
+    ``order`` 0 nearest, 1 linear, 3 cubic; ``mode`` fills outside the image by mirroring about
+    the pixel edge (as ``grid_sample`` with ``align_corners=False``, so the torch path agrees),
+    with 0, or with the border pixel. Integer images need ``order=0``: interpolating them
+    invents values (for labels, ids that never existed; use :func:`resample_labels`).
 
-    Returns
-    -------
-    numpy.ndarray
-        Same dtype as ``image``; its (row, col) shape is ``coords.shape[1:]``.
-
-    Raises
-    ------
-    ValueError
-        For an integer or boolean ``image`` with ``order`` > 0: interpolating it invents values
-        that are not in it, for a label image ids that never existed. Use
-        :func:`resample_labels` for labels; convert an intensity image to float first.
-
-    Notes
-    -----
-    Uses :func:`scipy.ndimage.map_coordinates`. ``"reflect"`` mirrors about the pixel edge
-    (``d c b a | a b c d``), the convention of ``torch.nn.functional.grid_sample`` with
-    ``align_corners=False``, so that the torch path gives the same result.
-
-    Examples
-    --------
     >>> import numpy as np
     >>> image = np.array([[0.0, 1.0], [2.0, 3.0]])
     >>> resample(image, np.array([[[0.5]], [[0.5]]]))  # between all four pixels
@@ -306,26 +233,9 @@ def resample(
 def resample_labels(labels: Any, coords: np.ndarray) -> np.ndarray:
     """Nearest-neighbour lookup of ``labels`` at ``coords``; 0 (background) outside.
 
-    Parameters
-    ----------
-    labels : array of int
-        2D label image or 3D stack of them (0 = background).
-    coords : array of shape (2, rows_out, cols_out)
-        Input (row, col) positions, e.g. from :func:`warp_coordinates`.
+    Rounding copies a label, it never mixes two: no new id can appear. A pixel covers the unit
+    square around its centre, so coordinates up to half a pixel outside still see it.
 
-    Returns
-    -------
-    numpy.ndarray
-        Same dtype as ``labels``; every value is one of the input's values or 0.
-
-    Notes
-    -----
-    Rounding to the nearest pixel copies a label, it never mixes two: the output cannot
-    contain an id that was not in the input. A pixel covers the square of side 1 around its
-    centre, so coordinates within half a pixel outside the image still see it.
-
-    Examples
-    --------
     >>> import numpy as np
     >>> labels = np.array([[1, 2], [3, 4]])
     >>> resample_labels(labels, np.array([[[0.4, 0.6, 5.0]], [[0.6, 0.4, 0.0]]]))
@@ -345,23 +255,8 @@ def resample_labels(labels: Any, coords: np.ndarray) -> np.ndarray:
 
 
 def valid_box(coords: np.ndarray, shape: Sequence[int]) -> tuple[slice, slice]:
-    """The largest centred box of the output whose coordinates all lie inside the input.
+    """The largest centred box of the output (same aspect ratio) read from real pixels only.
 
-    Parameters
-    ----------
-    coords : array of shape (2, rows_out, cols_out)
-        Coordinates from :func:`warp_coordinates`.
-    shape : (int, int)
-        Shape of the input image.
-
-    Returns
-    -------
-    (slice, slice)
-        Rows and columns of the output computed from real pixels only (no border filling).
-        The box keeps the output's aspect ratio.
-
-    Examples
-    --------
     >>> box = valid_box(warp_coordinates((100, 100), rotation_deg=45), (100, 100))
     >>> [s.stop - s.start for s in box]  # a 45-degree turn leaves the central 1/sqrt(2)
     [70, 70]
