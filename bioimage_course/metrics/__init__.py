@@ -1,45 +1,23 @@
 """How good is a segmentation or a restoration? Numbers that answer it, and how they can lie.
 
-Introduced in notebook 07 (metrics); used to validate training from notebook 05 onwards.
+Notebook 07; validation from notebook 05 on. Five families, each a few small functions:
 
-Five families, each a few small functions:
+1. **Pixel level** (:mod:`.pixel`): TP/FP/FN/TN, then :func:`precision`, :func:`recall`,
+   :func:`f1` (= Dice), :func:`jaccard` (= IoU); :func:`pixel_scores`, :func:`class_scores`.
+2. **Instance level** (:mod:`.matching`): objects paired one-to-one by overlap
+   (:func:`match_objects`), then :func:`matching`, :func:`matching_dataset`, as StarDist.
+3. **Distance**: :func:`hausdorff_distance` and HD95, in pixels or micrometres.
+4. **Image to image**: :func:`mse`, :func:`mae`, :func:`psnr`, :func:`ssim` (as scikit-image).
+5. **Biology**: :func:`object_measurements`, :func:`object_density`,
+   :func:`compare_measurements`: what an experiment reports.
 
-1. **Pixel level** (binary masks): count true/false positives and negatives, then
-   :func:`precision`, :func:`recall`, :func:`f1` (= Dice) and :func:`jaccard` (= IoU) of those
-   counts. :func:`pixel_scores` for one image, :func:`pixel_scores_dataset` for many,
-   :func:`class_scores` for every class of a semantic label map.
-2. **Instance level** (label images): every predicted object is paired with at most one true
-   object (:func:`match_objects`) when their overlap score (IoU, or intersection over the true
-   or the predicted object) reaches a threshold; :func:`matching` and :func:`matching_dataset`
-   turn the pairs into TP/FP/FN and the scores built on them. The definitions are those of
-   StarDist's ``stardist.matching``: same fields, same counts, scores equal up to StarDist's
-   float32 rounding, except for one documented choice about empty images (``empty_score``).
-3. **Distance**: :func:`hausdorff_distance` between two masks, its 95th percentile (HD95), in
-   pixels or micrometres.
-4. **Image to image** (restoration, denoising): :func:`mse`, :func:`mae`, :func:`psnr`,
-   :func:`ssim`, equal to scikit-image's at the same settings.
-5. **Biology**: what an experiment reports: :func:`object_measurements` (area, equivalent
-   diameter, mean intensity per object), :func:`object_density`, and
-   :func:`compare_measurements` of a prediction against the ground truth.
+For notebooks: :func:`score_table`, :func:`plot_matching_curve`, :func:`plot_matches`.
 
-For notebooks: :func:`score_table` prints results side by side, :func:`plot_matching_curve`
-draws scores against the matching threshold and :func:`plot_matches` outlines matched, missed
-and false objects.
+**Empty images.** With nothing to count a ratio is 0/0. ``empty_score`` is the value when
+*both* images are empty: 1.0 by default ("nothing to find, nothing found"), 0.0 as StarDist,
+``np.nan`` as Cellpose. When only one side is empty every score is 0. It matters when scores
+are averaged over images: an empty tile predicted empty is a success, a failure, or NaN.
 
-Conventions for empty images
-----------------------------
-A score is a ratio; with nothing to count, the ratio is 0/0. Every function here that can meet
-it takes ``empty_score``: the value reported when *both* images contain nothing (no foreground
-pixels, no objects). The default 1.0 says "nothing to find and nothing found is a perfect
-result". When only one side is empty, the other side's pixels or objects are all errors and
-every score is 0, as in StarDist. ``empty_score=0.0`` reproduces StarDist (which reports 0 for
-every score when both images are empty) and ``empty_score=np.nan`` reproduces Cellpose (whose
-``average_precision`` computes 0/0 and gets NaN). The choice matters when scores are averaged
-over images (``by_image=True``): an empty tile predicted empty counts as a success with the
-default, as a failure with StarDist's convention, and poisons the mean with Cellpose's.
-
-Examples
---------
 >>> import numpy as np
 >>> truth = np.zeros((8, 8), int); truth[1:4, 1:4] = 1; truth[5:8, 5:8] = 2
 >>> pred = np.zeros((8, 8), int); pred[1:4, 1:4] = 7    # one found, one missed

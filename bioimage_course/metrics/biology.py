@@ -1,7 +1,7 @@
 """What an experiment reports: counts, density and per-object measurements, compared.
 
-Introduced in notebook 07 (metrics): a segmentation can score well on pixels and still get the
-biology wrong (sizes, counts), or the other way round.
+Notebook 07: a segmentation can score well on pixels and still get the biology wrong (sizes,
+counts), or the other way round.
 """
 
 from __future__ import annotations
@@ -54,8 +54,6 @@ def _pixel_area_um2(pixel_size_um: Any) -> float:
 def count_objects(labels) -> int:
     """Number of objects (distinct nonzero labels) in a label image.
 
-    Examples
-    --------
     >>> count_objects([[0, 3, 3], [7, 0, 0]])
     2
     """
@@ -64,22 +62,8 @@ def count_objects(labels) -> int:
 
 
 def object_density(labels, *, pixel_size_um: float | Sequence[float]) -> float:
-    """Objects per square millimetre of field of view (a 2D label image).
+    """Objects per square millimetre of field of view (a 2D label image; 1 mm² = 10⁶ µm²).
 
-    Parameters
-    ----------
-    labels : array_like of int
-        2D label image (0 is background).
-    pixel_size_um : float or (float, float)
-        Pixel size in micrometres (rows, cols).
-
-    Returns
-    -------
-    float
-        ``count / (rows * cols * pixel area)``, with 1 mm² = 10⁶ µm².
-
-    Examples
-    --------
     >>> import numpy as np
     >>> labels = np.zeros((1000, 1000), int); labels[:10, :10] = 1; labels[50:60, :10] = 2
     >>> object_density(labels, pixel_size_um=0.5)     # 2 objects in 0.5 mm x 0.5 mm
@@ -95,24 +79,9 @@ def object_measurements(
 ) -> ObjectMeasurements:
     """Area, equivalent diameter and mean intensity of every object of a 2D label image.
 
-    Parameters
-    ----------
-    labels : array_like of int
-        2D label image (0 is background; labels need not be consecutive).
-    image : array_like, optional
-        Intensity image of the same shape, for the mean intensity per object.
-    pixel_size_um : float or (float, float)
-        Pixel size in micrometres.
+    The equivalent diameter is that of the disc of the same area, 2 sqrt(area / pi); the mean
+    intensity needs ``image`` (None without). One entry per object, in label order.
 
-    Returns
-    -------
-    ObjectMeasurements
-        ``label``, ``area_um2`` (pixel count times pixel area), ``equivalent_diameter_um``
-        (diameter of the disc of the same area, 2 sqrt(area / pi)) and ``mean_intensity``
-        (None without an image), one entry per object in label order.
-
-    Examples
-    --------
     >>> import numpy as np
     >>> labels = np.zeros((10, 10), int); labels[:4, :4] = 3; labels[5:, 5:] = 9
     >>> m = object_measurements(labels, labels * 10, pixel_size_um=0.5)
@@ -157,32 +126,11 @@ def compare_measurements(
 ) -> MeasurementComparison:
     """Would the prediction change the biological result? Compare what both would report.
 
-    Parameters
-    ----------
-    labels_true, labels_pred : array_like of int
-        2D label images of the same shape.
-    image : array_like, optional
-        Intensity image, for the mean intensity per object.
-    pixel_size_um : float or (float, float)
-        Pixel size in micrometres.
+    Counts, mean area, diameter and intensity of each side with the relative error
+    ``(pred - true) / true``, and the Kolmogorov-Smirnov statistic of the two area distributions
+    (0: identical, 1: no overlap). The *validity* question: masks one pixel too wide inflate
+    every area at a high Dice; a merged pair lowers the count while barely changing pixel scores.
 
-    Returns
-    -------
-    MeasurementComparison
-        Counts and their error (pred - true) and relative error; the mean object area, equivalent
-        diameter and mean intensity of each side with the relative error of the prediction
-        ((pred - true) / true, NaN without true objects); and the Kolmogorov-Smirnov statistic
-        of the two area distributions (largest gap between their cumulative distributions: 0
-        for identical distributions, 1 for ones that do not overlap).
-
-    Notes
-    -----
-    This is the *validity* question: a segmentation can reach a high Dice and still bias the
-    measurement (masks one pixel too wide inflate every area), and a merged pair of nuclei
-    lowers the count and inflates the mean area while barely changing pixel scores.
-
-    Examples
-    --------
     >>> import numpy as np
     >>> truth = np.zeros((20, 20), int); truth[2:6, 2:6] = 1; truth[10:14, 10:14] = 2
     >>> pred = np.zeros((20, 20), int); pred[1:7, 1:7] = 1        # one found, too large

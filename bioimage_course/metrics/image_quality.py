@@ -1,6 +1,9 @@
-"""Image-to-image scores (restoration, denoising): MSE, MAE, PSNR and SSIM.
+"""Image-to-image scores (restoration, denoising): MSE, MAE, PSNR and SSIM (notebook 07).
 
-Introduced in notebook 07 (metrics); each equals scikit-image's at the same settings.
+Each equals scikit-image's at the same settings; computed in float64 whatever the dtype.
+
+>>> round(psnr([[0.0, 1.0]], [[0.0, 0.9]], data_range=1.0), 2)
+23.01
 """
 
 from __future__ import annotations
@@ -23,13 +26,6 @@ def _image_pair(image_true, image_test) -> tuple[np.ndarray, np.ndarray]:
 def mse(image_true, image_test) -> float:
     """Mean squared error: the mean of (true - test)², the squared L2 loss.
 
-    Parameters
-    ----------
-    image_true, image_test : array_like
-        Images of the same shape; computed in float64 whatever their dtype.
-
-    Examples
-    --------
     >>> mse([[0, 2], [4, 4]], [[1, 2], [4, 1]])
     2.5
     """
@@ -38,17 +34,8 @@ def mse(image_true, image_test) -> float:
 
 
 def mae(image_true, image_test) -> float:
-    """Mean absolute error: the mean of |true - test|, the L1 loss.
+    """Mean absolute error: the mean of |true - test|, the L1 loss (less swayed by outliers).
 
-    Less sensitive than :func:`mse` to a few large errors.
-
-    Parameters
-    ----------
-    image_true, image_test : array_like
-        Images of the same shape.
-
-    Examples
-    --------
     >>> mae([[0, 2], [4, 4]], [[1, 2], [4, 1]])
     1.0
     """
@@ -61,23 +48,11 @@ def _check_data_range(data_range: Any) -> float:
 
 
 def psnr(image_true, image_test, *, data_range: float) -> float:
-    """Peak signal-to-noise ratio in dB: 10 log10(data_range² / MSE).
+    """Peak signal-to-noise ratio in dB: 10 log10(data_range² / MSE); ``inf`` for identical images.
 
-    Parameters
-    ----------
-    image_true, image_test : array_like
-        Images of the same shape.
-    data_range : float
-        The range of possible values (4095 for a 12-bit camera, 1 for images scaled to [0, 1]).
-        It has no default on purpose: the same images give a different PSNR with another range.
+    ``data_range`` (4095 for a 12-bit camera, 1 for [0, 1]) has no default on purpose: the same
+    images give another PSNR with another range.
 
-    Returns
-    -------
-    float
-        ``inf`` for identical images.
-
-    Examples
-    --------
     >>> round(psnr([[0.0, 0.5]], [[0.1, 0.5]], data_range=1.0), 3)
     23.01
     """
@@ -121,38 +96,15 @@ def ssim_map(
 ) -> np.ndarray:
     """Local structural similarity at every pixel (Wang et al., IEEE TIP 2004).
 
-    In a window around each pixel, SSIM compares the local means (luminance), standard
-    deviations (contrast) and the correlation (structure) of the two images::
+    In a window around each pixel, SSIM compares local means (luminance), standard deviations
+    (contrast) and the correlation (structure)::
 
         SSIM = (2 mu_x mu_y + C1) (2 s_xy + C2) / ((mu_x² + mu_y² + C1) (s_x² + s_y² + C2))
 
-    with ``C1 = (k1 data_range)²`` and ``C2 = (k2 data_range)²`` keeping flat regions stable.
+    with ``C1 = (k1 data_range)²``, ``C2 = (k2 data_range)²`` keeping flat regions stable. The
+    window is a ``win_size`` box or a Gaussian of ``sigma`` truncated at 3.5 sigma (11 pixels for
+    1.5, as in the paper); ``sample_covariance`` divides by N - 1 (scikit-image) or N (paper).
 
-    Parameters
-    ----------
-    image_true, image_test : array_like
-        2D or 3D grayscale images of the same shape.
-    data_range : float
-        Range of possible values (sets C1 and C2).
-    window : {"uniform", "gaussian"}
-        A ``win_size`` box, or a Gaussian of standard deviation ``sigma`` truncated at 3.5
-        sigma (11 pixels wide for sigma 1.5, as in the paper).
-    win_size : int
-        Odd box width for the uniform window.
-    sigma : float
-        Gaussian window width.
-    sample_covariance : bool
-        Normalise variances by N - 1 (True, scikit-image's default) or N (the paper).
-    k1, k2 : float
-        Stabilising constants.
-
-    Returns
-    -------
-    ndarray of float64
-        The SSIM map, the shape of the images (edges reflect).
-
-    Examples
-    --------
     >>> import numpy as np
     >>> image = np.random.default_rng(0).random((16, 16))
     >>> bool(np.allclose(ssim_map(image, image, data_range=1.0), 1.0))
@@ -183,32 +135,10 @@ def ssim_map(
 def ssim(image_true, image_test, *, data_range: float, **options) -> float:
     """Mean structural similarity (SSIM) of two images: 1 for identical images.
 
-    Parameters
-    ----------
-    image_true, image_test : array_like
-        2D or 3D grayscale images of the same shape.
-    data_range : float
-        Range of possible values (e.g. 1.0 for images in [0, 1]).
-    **options
-        ``window``, ``win_size``, ``sigma``, ``sample_covariance``, ``k1``, ``k2`` as in
-        :func:`ssim_map`.
+    The mean of :func:`ssim_map` (``options`` as there) without a border of half a window; equal
+    to ``skimage.metrics.structural_similarity`` with the same settings. Blur keeps MSE low but
+    lowers SSIM; a constant offset raises MSE a lot but hardly changes SSIM.
 
-    Returns
-    -------
-    float
-        The mean of :func:`ssim_map` without a border of half a window, where the window
-        leaves the image. Equal to ``skimage.metrics.structural_similarity`` with the same
-        settings (``gaussian_weights=True`` for ``window="gaussian"``, and
-        ``use_sample_covariance`` for ``sample_covariance``).
-
-    Notes
-    -----
-    SSIM looks at local structure rather than at pixel errors: blurring an image keeps its MSE
-    low but removes fine structure and lowers SSIM; a constant offset of the intensities raises
-    MSE a lot but hardly changes SSIM.
-
-    Examples
-    --------
     >>> import numpy as np
     >>> image = np.random.default_rng(0).random((32, 32))
     >>> ssim(image, image, data_range=1.0)

@@ -1,15 +1,12 @@
 """Instance-level scores: pair predicted objects with true ones, then count TP/FP/FN.
 
-Introduced in notebook 07 (metrics). Every predicted object is paired with at most one true
-object (:func:`match_objects`) when their overlap score (IoU, or intersection over the true or
-the predicted object) reaches a threshold; :func:`matching` and :func:`matching_dataset` turn
-the pairs into TP/FP/FN and the scores built on them. The definitions are those of StarDist's
-``stardist.matching``: same fields, same counts, scores equal up to StarDist's float32
-rounding, except for one documented choice about empty images (``empty_score``, see
+Notebook 07. Every predicted object is paired with at most one true object
+(:func:`match_objects`) when their overlap score (IoU, or intersection over the true or the
+predicted object) reaches a threshold; :func:`matching` and :func:`matching_dataset` turn the
+pairs into TP/FP/FN and the scores built on them, as StarDist's ``stardist.matching`` does
+(same fields and counts; the choice for empty images, ``empty_score``, is explained in
 :mod:`bioimage_course.metrics`).
 
-Examples
---------
 >>> import numpy as np
 >>> truth = np.array([[1, 1, 0, 2, 2]]); pred = np.array([[3, 3, 3, 0, 0]])
 >>> match_objects(truth, pred, 0.5).true_labels.tolist(), matching(truth, pred).tp
@@ -89,8 +86,8 @@ def _contingency(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Sparse overlap table of two relabelled images in one bincount over the label pairs.
 
-    Returns the object areas (index 0 is background), and for every overlapping pair of
-    objects its true id, predicted id (1-based) and number of shared pixels.
+    Returns the object areas (index 0: background) and, for every overlapping pair, its true id,
+    predicted id (1-based) and number of shared pixels.
     """
     n_cells = (n_t + 1) * (n_p + 1)
     if n_cells <= min(max(4 * t.size, 1 << 20), 1 << 25):  # a dense table of at most 256 MB
@@ -132,9 +129,8 @@ class _Overlaps:
     def components(self):
         """Connected groups of objects linked by overlaps (computed once, on demand).
 
-        Objects are the nodes (true objects first, then predicted ones) and overlapping pairs
-        the edges. Returns the group of every node and edge, and the nodes and edges sorted by
-        group with the start of each group in that order.
+        Nodes are objects (true first, then predicted), edges overlapping pairs. Returns the
+        group of every node and edge, and nodes and edges sorted by group, with group starts.
         """
         n_t, n_nodes = self.n_true, self.n_true + self.n_pred
         graph = coo_matrix(
@@ -151,10 +147,9 @@ class _Overlaps:
     def assign(self, thresh: float) -> np.ndarray:
         """Boolean mask of the overlapping pairs chosen as matches at ``thresh``.
 
-        The one-to-one assignment maximises the number of pairs with score >= ``thresh`` and,
-        among those, the total score of the assigned pairs (StarDist's objective). Where no
-        object has two candidates at or above the threshold the candidates are the answer;
-        the assignment problem is solved only inside groups of overlapping objects that compete.
+        Maximises the number of pairs with score >= ``thresh``, then their total score
+        (StarDist's objective). Where no object has two candidates, the candidates are the answer;
+        the assignment problem is solved only inside groups of objects that compete.
         """
         n_t = self.n_true
         candidate = self.score >= thresh
@@ -209,29 +204,11 @@ def _thresholds(thresh: Any) -> tuple[tuple[float, ...], bool]:
 def overlap_matrix(y_true, y_pred) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The contingency table of two label images: shared pixels of every pair of labels.
 
-    Parameters
-    ----------
-    y_true, y_pred : array_like of int
-        Label images of the same shape; 0 is background, labels need not be consecutive.
+    ``overlap[i, j]`` counts pixels of the i-th true and the j-th predicted object (row and
+    column 0: background; ``true_labels[i - 1]`` names row ``i``). One ``np.bincount`` over
+    ``i * (n_pred + 1) + j``, no loop over objects; row and column sums are the areas, so
+    ``IoU = overlap / (area_true + area_pred - overlap)``.
 
-    Returns
-    -------
-    overlap : ndarray of int64, shape (n_true + 1, n_pred + 1)
-        ``overlap[i, j]`` counts the pixels that belong to the i-th true object and the j-th
-        predicted object; row and column 0 are the background.
-    true_labels, pred_labels : ndarray
-        The labels of the rows and columns: ``true_labels[i - 1]`` is row ``i``.
-
-    Notes
-    -----
-    Built in one pass without a loop over objects: both images are renumbered to 0..n, each
-    pixel's pair of labels becomes one integer ``i * (n_pred + 1) + j`` and ``np.bincount``
-    counts them. The row sums are the areas of the true objects, the column sums those of the
-    predicted ones, so ``IoU[i, j] = overlap[i, j] / (area_true[i] + area_pred[j] -
-    overlap[i, j])``.
-
-    Examples
-    --------
     >>> import numpy as np
     >>> truth = np.array([[0, 5, 5], [0, 5, 5]])
     >>> pred = np.array([[0, 0, 2], [9, 9, 2]])
@@ -254,31 +231,11 @@ def overlap_matrix(y_true, y_pred) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def match_objects(y_true, y_pred, thresh: float = 0.5, *, criterion: str = "iou") -> MatchedPairs:
     """Pair predicted objects one-to-one with true objects whose overlap score reaches ``thresh``.
 
-    Parameters
-    ----------
-    y_true, y_pred : array_like of int
-        2D or 3D label images of the same shape; 0 is background, labels need not be
-        consecutive.
-    thresh : float
-        Smallest score of a match, in (0, 1].
-    criterion : {"iou", "iot", "iop"}
-        Overlap score: intersection over union, over the true object, or over the predicted
-        object. "iot" forgives predictions larger than the truth, "iop" smaller ones.
+    ``criterion``: intersection over union, over the true object ("iot" forgives predictions
+    larger than the truth) or over the predicted one ("iop"). The assignment has the most pairs
+    at or above ``thresh``, then the largest total score (StarDist's objective); for IoU above
+    0.5 it is never contested. Returns the original labels and scores, sorted by true label.
 
-    Returns
-    -------
-    MatchedPairs
-        Original labels of the matched objects and their scores, sorted by true label.
-
-    Notes
-    -----
-    Among all one-to-one assignments this picks one with the largest number of pairs at or
-    above ``thresh`` and, among those, the largest total score of the assigned pairs (the
-    objective of StarDist's ``matching``). For IoU and ``thresh > 0.5`` the choice is never
-    contested: an object can overlap at most one other object with IoU > 0.5.
-
-    Examples
-    --------
     >>> import numpy as np
     >>> truth = np.zeros((6, 6), int); truth[:3, :3] = 4; truth[3:, 3:] = 8
     >>> pred = np.zeros((6, 6), int); pred[:3, :2] = 1; pred[3:, 3:] = 2
@@ -336,42 +293,13 @@ def matching(
 ) -> Matching | tuple[Matching, ...]:
     """Instance segmentation scores of a predicted label image against the ground truth.
 
-    Parameters
-    ----------
-    y_true, y_pred : array_like of int
-        2D or 3D label images of the same shape; 0 is background, labels need not be
-        consecutive (``[0, 3, 17]`` is fine).
-    thresh : float or sequence of float
-        Overlap needed for a match, in (0, 1]. A sequence (e.g. 0.1, 0.2, ..., 0.9) returns one
-        result per threshold; the overlaps are computed once.
-    criterion : {"iou", "iot", "iop"}
-        Overlap score, see :func:`match_objects`.
-    empty_score : float
-        Every ratio below when *both* images have no object: 1.0 (default), 0.0 to reproduce
-        StarDist, ``np.nan`` to reproduce Cellpose (see the module docstring).
+    ``tp`` matched pairs, ``fp`` unmatched predictions, ``fn`` unmatched true objects;
+    ``accuracy`` = TP / (TP + FP + FN), what the Data Science Bowl 2018 and Cellpose call
+    **average precision (AP)**; ``mean_matched_score`` the mean score of the matched pairs;
+    ``panoptic_quality`` = F1 times that (Kirillov et al., 2019). A sequence of ``thresh``
+    gives one result each, from overlaps computed once. As ``stardist.matching.matching``, except
+    that both images empty give ``empty_score`` and ``thresh`` must be > 0.
 
-    Returns
-    -------
-    Matching or tuple of Matching
-        ``tp`` matched pairs, ``fp`` unmatched predictions, ``fn`` unmatched true objects;
-        ``precision``, ``recall``, ``f1``; ``accuracy`` = TP / (TP + FP + FN), the score the
-        Data Science Bowl 2018 and Cellpose call **average precision (AP)**;
-        ``mean_matched_score`` the mean score of the matched pairs (the segmentation quality
-        of what was detected); ``mean_true_score`` the same sum divided by the number of true
-        objects; ``panoptic_quality`` = sum of matched scores / (TP + FP/2 + FN/2), which is
-        F1 times ``mean_matched_score`` (Kirillov et al., CVPR 2019).
-
-    Notes
-    -----
-    The definitions, field names and values are those of ``stardist.matching.matching`` except
-    two choices: both images empty gives ``empty_score`` (StarDist: 0), and ``thresh`` must be
-    > 0 (StarDist accepts 0 and then counts even non-overlapping pairs as matches). StarDist
-    (0.9) computes the scores in float32, so its mean scores differ from these (float64) in
-    the 7th or 8th digit.
-    The one-to-one assignment is that of :func:`match_objects`.
-
-    Examples
-    --------
     >>> import numpy as np
     >>> truth = np.zeros((10, 10), int); truth[1:5, 1:5] = 1; truth[6:9, 6:9] = 2
     >>> pred = np.zeros((10, 10), int); pred[1:5, 2:5] = 3
@@ -408,32 +336,12 @@ def matching_dataset(
     by_image: bool = False,
     empty_score: float = 1.0,
 ) -> DatasetMatching | tuple[DatasetMatching, ...]:
-    """Instance segmentation scores over a dataset of label image pairs.
+    """Instance segmentation scores over a dataset of label image pairs (StarDist's definition).
 
-    Parameters
-    ----------
-    ys_true, ys_pred : sequence of array_like of int
-        Pairs of label images (each pair of the same shape).
-    thresh : float or sequence of float
-        As in :func:`matching`.
-    criterion : {"iou", "iot", "iop"}
-        As in :func:`matching`.
-    by_image : bool
-        False (default): add TP, FP, FN and the matched scores over all images, then compute
-        the scores once (every object weighs the same). True: average each image's scores (every
-        image weighs the same, so a tile with two nuclei counts as much as one with two hundred).
-    empty_score : float
-        As in :func:`matching`; for pooled scores it only applies if the whole dataset has no
-        object.
+    ``by_image=False`` pools TP, FP, FN and the matched scores over all images (every object
+    weighs the same); ``True`` averages each image's scores (a tile with two nuclei counts as
+    much as one with two hundred). The counts are always sums.
 
-    Returns
-    -------
-    DatasetMatching or tuple of DatasetMatching
-        The fields of :class:`Matching` plus ``by_image``. ``tp, fp, fn, n_true, n_pred`` are
-        always sums over images. Equal to StarDist's ``matching_dataset``.
-
-    Examples
-    --------
     >>> import numpy as np
     >>> truth = np.zeros((6, 6), int); truth[:3, :3] = 1
     >>> empty = np.zeros((6, 6), int)

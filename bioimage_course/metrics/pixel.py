@@ -1,12 +1,10 @@
 """Pixel-level scores of binary masks: count true/false positives and negatives, then score.
 
-Introduced in notebook 07 (metrics); :func:`pixel_scores` also scores validation in notebook 05.
-:func:`precision`, :func:`recall`, :func:`f1` (= Dice) and :func:`jaccard` (= IoU) are tiny
-named functions of the counts; the same functions score matched objects
-(:mod:`~bioimage_course.metrics.matching`).
+Notebook 07 (and validation in notebook 05). :func:`precision`, :func:`recall`, :func:`f1`
+(= Dice) and :func:`jaccard` (= IoU) are tiny named functions of the counts (pixels or
+objects); ``empty_score`` is their value when all counts are 0 (see
+:mod:`bioimage_course.metrics`).
 
-Examples
---------
 >>> import numpy as np
 >>> truth = np.array([1, 1, 1, 0, 0], bool); pred = np.array([1, 1, 0, 1, 0], bool)
 >>> s = pixel_scores(truth, pred)
@@ -49,16 +47,8 @@ def check_empty_score(empty_score: Any) -> float:
 def precision(tp: int, fp: int, fn: int, *, empty_score: float = 1.0) -> float:
     """Fraction of the predictions that are correct: TP / (TP + FP).
 
-    Parameters
-    ----------
-    tp, fp, fn : int
-        Counts of true positives, false positives and false negatives (pixels or objects).
-    empty_score : float
-        Value when all three counts are 0 (see the module docstring). With no predictions but
-        something to find (``tp + fp == 0 < fn``) the precision is 0.
+    With no predictions but something to find (``tp + fp == 0 < fn``) the precision is 0.
 
-    Examples
-    --------
     >>> precision(8, 2, 5)
     0.8
     >>> precision(0, 0, 0), precision(0, 0, 0, empty_score=0.0), precision(0, 0, 3)
@@ -71,10 +61,6 @@ def precision(tp: int, fp: int, fn: int, *, empty_score: float = 1.0) -> float:
 def recall(tp: int, fp: int, fn: int, *, empty_score: float = 1.0) -> float:
     """Fraction of the true positives that were found: TP / (TP + FN), also called sensitivity.
 
-    The arguments are those of :func:`precision`.
-
-    Examples
-    --------
     >>> recall(8, 2, 2)
     0.8
     """
@@ -83,14 +69,8 @@ def recall(tp: int, fp: int, fn: int, *, empty_score: float = 1.0) -> float:
 
 
 def f1(tp: int, fp: int, fn: int, *, empty_score: float = 1.0) -> float:
-    """Harmonic mean of precision and recall: 2 TP / (2 TP + FP + FN).
+    """Harmonic mean of precision and recall: 2 TP / (2 TP + FP + FN); on pixels, **Dice**.
 
-    On pixels this is the **Dice coefficient** 2 |A ∩ B| / (|A| + |B|).
-
-    The arguments are those of :func:`precision`.
-
-    Examples
-    --------
     >>> p, r = precision(6, 2, 4), recall(6, 2, 4)
     >>> round(2 * p * r / (p + r), 12) == round(f1(6, 2, 4), 12)
     True
@@ -100,16 +80,11 @@ def f1(tp: int, fp: int, fn: int, *, empty_score: float = 1.0) -> float:
 
 
 def jaccard(tp: int, fp: int, fn: int, *, empty_score: float = 1.0) -> float:
-    """TP / (TP + FP + FN): the Jaccard index.
+    """TP / (TP + FP + FN): the Jaccard index; on pixels, **IoU** |A ∩ B| / |A ∪ B|.
 
-    On pixels this is the **IoU** |A ∩ B| / |A ∪ B|. On objects it is what the Data Science Bowl
-    2018, StarDist and Cellpose call "accuracy" or "average precision (AP)" (it is not the area
-    under a precision-recall curve). It is related to F1 by ``J = F1 / (2 - F1)``.
+    On objects, what the Data Science Bowl 2018, StarDist and Cellpose call "accuracy" or
+    "average precision (AP)" (not the area under a precision-recall curve). ``J = F1 / (2 - F1)``.
 
-    The arguments are those of :func:`precision`.
-
-    Examples
-    --------
     >>> jaccard(6, 2, 4)
     0.5
     >>> d = f1(6, 2, 4); round(d / (2 - d), 12)
@@ -169,33 +144,13 @@ def _pixel_counts(mask_true: np.ndarray, mask_pred: np.ndarray) -> tuple[int, in
 
 
 def pixel_scores(y_true, y_pred, *, empty_score: float = 1.0) -> PixelScores:
-    """Compare two binary masks pixel by pixel.
+    """Compare two binary masks pixel by pixel: counts, precision, recall, F1, IoU, accuracy.
 
-    Parameters
-    ----------
-    y_true, y_pred : array_like
-        Masks of the same shape (any number of dimensions, so a batch works too): bool,
-        integers (nonzero is foreground, so label images can be passed as they are) or floats
-        equal to 0 or 1. Torch tensors are accepted.
-    empty_score : float
-        Precision, recall, F1 and IoU when neither mask has a foreground pixel (see the module
-        docstring; 0.0 is StarDist's convention, ``np.nan`` Cellpose's).
-
-    Returns
-    -------
-    PixelScores
-        ``tp, fp, fn, tn`` (pixel counts) and ``precision``, ``recall``, ``f1`` (= Dice),
-        ``iou`` (= Jaccard) and ``accuracy`` = (TP + TN) / all pixels.
-
-    Notes
-    -----
-    Pixel accuracy is dominated by the background when objects are small: a prediction of
-    "all background" on an image with 5 % foreground has 95 % accuracy. F1 and IoU ignore TN
-    and do not have this problem; they are related by ``IoU = F1 / (2 - F1)``, so they rank
+    Masks of any shape (a batch too): bool, integers (nonzero is foreground, so label images
+    pass as they are) or floats equal to 0 or 1; torch tensors too. Accuracy is dominated by the
+    background: "all background" on 5 % foreground scores 95 %. F1 and IoU ignore TN and rank
     segmentations identically.
 
-    Examples
-    --------
     >>> import numpy as np
     >>> truth = np.zeros((4, 4), bool); truth[:2, :2] = True
     >>> pred = np.zeros((4, 4), bool); pred[:2, :3] = True
@@ -227,24 +182,9 @@ def pixel_scores_dataset(
 ) -> PixelScores:
     """Pixel scores over a dataset: pooled over all pixels, or averaged over images.
 
-    Parameters
-    ----------
-    ys_true, ys_pred : sequence of array_like
-        Pairs of masks, as for :func:`pixel_scores`; images may differ in shape.
-    by_image : bool
-        False (default): add the counts of all images, then compute the scores once, so a big
-        image weighs more than a small one. True: compute the scores per image and average them,
-        so every image weighs the same (an image with ``empty_score=np.nan`` makes the mean NaN).
-    empty_score : float
-        As in :func:`pixel_scores`.
+    ``by_image=False`` adds the counts first (a big image weighs more); ``True`` averages the
+    per-image scores (every image weighs the same). Counts are always summed.
 
-    Returns
-    -------
-    PixelScores
-        Counts are always summed over the images.
-
-    Examples
-    --------
     >>> import numpy as np
     >>> big, small = np.ones((10, 10), bool), np.ones((2, 2), bool)
     >>> pixel_scores_dataset([big, small], [big, ~small]).f1         # pooled
@@ -269,17 +209,8 @@ def class_scores(
 ) -> dict[int, PixelScores]:
     """Pixel scores of every class of two semantic label maps (one class vs the rest).
 
-    Parameters
-    ----------
-    y_true, y_pred : array_like of int
-        Class maps of the same shape (e.g. 0 background, 1 interior, 2 boundary).
-    classes : sequence of int, optional
-        Classes to score; by default every value that occurs in either map.
-    empty_score : float
-        As in :func:`pixel_scores` (a class absent from both maps gets it).
+    ``classes`` default: every value in either map; a class absent from both gets ``empty_score``.
 
-    Examples
-    --------
     >>> import numpy as np
     >>> truth = np.array([[0, 1, 1, 2]]); pred = np.array([[0, 1, 2, 2]])
     >>> {c: s.f1 for c, s in class_scores(truth, pred).items()}

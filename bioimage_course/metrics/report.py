@@ -1,6 +1,6 @@
 """Scores for the eye: a table of results, scores against the matching threshold, outlines.
 
-Introduced in notebook 07 (metrics).
+Notebook 07.
 """
 
 from __future__ import annotations
@@ -16,19 +16,8 @@ from .matching import DatasetMatching, Matching, check_label_pair, match_objects
 
 
 def score_table(results: dict[str, Any], fields: Sequence[str], *, digits: int = 3) -> str:
-    """A plain-text table of named results, one row per entry, one column per field.
+    """A plain-text table of named results (NamedTuples or dicts), one column per field.
 
-    Parameters
-    ----------
-    results : dict of str to NamedTuple (or dict)
-        Row names and results, e.g. ``{"classical": pixel_scores(...), "U-Net": ...}``.
-    fields : sequence of str
-        Fields to show as columns.
-    digits : int
-        Decimals of floats.
-
-    Examples
-    --------
     >>> from bioimage_course.metrics import PixelScores
     >>> scores = {"classical": PixelScores(1, 0, 1, 2, 1.0, 0.5, 2 / 3, 0.5, 0.75)}
     >>> print(score_table(scores, ["tp", "f1"]))
@@ -66,21 +55,10 @@ def plot_matching_curve(
     ax=None,
     label: str | None = None,
 ):
-    """Plot scores of a threshold sweep (from :func:`matching` with several thresholds).
+    """Plot ``scores`` of a threshold sweep (from :func:`matching` with several thresholds).
 
-    Parameters
-    ----------
-    results : sequence of Matching or DatasetMatching
-        One result per threshold.
-    scores : sequence of str
-        Fields to plot against the threshold.
-    ax : matplotlib Axes, optional
-        Where to draw; a new figure when None.
-    label : str, optional
-        Prefix of the legend entries (e.g. the method's name).
+    ``label`` prefixes the legend entries (the method's name).
 
-    Examples
-    --------
     >>> import numpy as np
     >>> from bioimage_course.metrics import matching
     >>> truth = np.zeros((8, 8), int); truth[2:6, 2:6] = 1
@@ -111,26 +89,8 @@ def plot_matching_curve(
 def plot_matches(y_true, y_pred, thresh: float = 0.5, *, image=None, ax=None, criterion="iou"):
     """Outline matched (green), false positive (red) and missed (yellow) objects.
 
-    Parameters
-    ----------
-    y_true, y_pred : array_like of int
-        2D label images of the same shape.
-    thresh : float
-        Matching threshold, as in :func:`matching`.
-    image : array_like, optional
-        2D image drawn underneath (gray, min-max scaled for display); black when None.
-    ax : matplotlib Axes, optional
-        Where to draw; a new figure when None.
-    criterion : {"iou", "iot", "iop"}
-        As in :func:`matching`.
+    Over ``image`` (gray, min-max scaled) or black; titled with the counts of TP, FP and FN.
 
-    Returns
-    -------
-    matplotlib Axes
-        Titled with the counts of TP, FP and FN.
-
-    Examples
-    --------
     >>> import numpy as np
     >>> truth = np.zeros((8, 8), int); truth[1:4, 1:4] = 1; truth[5:8, 5:8] = 2
     >>> ax = plot_matches(truth, truth * (truth == 1), 0.5)
