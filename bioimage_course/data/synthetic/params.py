@@ -1,12 +1,10 @@
 """What the synthetic nuclei are made of: every parameter in physical units, and presets.
 
-Introduced in notebook 01 (digital images). :class:`NucleiParams` holds the sample (sizes,
-shapes, brightness, texture, crowding) and the acquisition (pixel size, blur, illumination,
-camera); :data:`PRESETS` name useful combinations and :func:`random_nuclei_params` draws a
-random microscope and sample (the domain randomisation of notebook 05).
+Notebook 01. :class:`NucleiParams` holds the sample (sizes, shapes, brightness, texture,
+crowding) and the acquisition (pixel size, blur, illumination, camera); :data:`PRESETS` name
+useful combinations and :func:`random_nuclei_params` draws a random microscope and sample (the
+domain randomisation of notebook 05).
 
-Examples
---------
 >>> p = nuclei_params("easy", pixel_size_um=0.5)
 >>> p.pixel_size_um, p.bit_depth
 (0.5, 12)
@@ -27,14 +25,8 @@ import numpy as np
 from ..._validate import as_rng, check_choice, check_in_range, check_int, check_range
 
 N_ANGLES = 64  # samples of each nucleus' outline (radius as a function of angle)
-
-
 N_WAVES = 48  # plane waves summed into the chromatin texture
-
-
 MAX_NUCLEOLI = 4
-
-
 STAINS = ("nuclear", "envelope")  # what is stained: the DNA, or the nuclear envelope (a rim)
 
 
@@ -58,107 +50,112 @@ ACQUISITION_FIELDS = (
     "bit_depth",
 )
 
+_POSITIVE = (0, None, False, True)  # > 0
+_NON_NEGATIVE = (0, None, True, True)  # >= 0
+_FRACTION = (0, 1, True, True)  # in [0, 1]
+# (low, high, low_inclusive, high_inclusive) of the parameters that are single numbers
+_LIMITS = {
+    "pixel_size_um": _POSITIVE,
+    "irregularity": (0, 0.3, True, True),
+    "coverage": (0, 0.9, True, True),
+    "clustering": _FRACTION,
+    "touching": _FRACTION,
+    "dividing": _FRACTION,
+    "intensity_spread": (0, 2, True, True),
+    "texture": _FRACTION,
+    "texture_scale_um": _POSITIVE,
+    "nucleolus_diameter_um": _POSITIVE,
+    "nucleolus_contrast": _FRACTION,
+    "dome": _FRACTION,
+    "rim_um": _POSITIVE,
+    "psf_sigma_um": _NON_NEGATIVE,
+    "haze": _NON_NEGATIVE,
+    "haze_sigma_um": _POSITIVE,
+    "shading": (0, 0.9, True, False),
+    "photons": _POSITIVE,
+    "background_photons": _NON_NEGATIVE,
+    "read_noise": _NON_NEGATIVE,
+    "gain": _POSITIVE,
+    "offset": _NON_NEGATIVE,
+}
+
 
 @dataclass(frozen=True)
 class NucleiParams:
     """Every parameter of the synthetic nuclei, in physical units, with realistic defaults.
 
-    The defaults imitate a widefield image of DAPI/Hoechst-stained cultured mammalian cells
-    taken with a 20x objective on a scientific camera (0.65 um pixels): nuclei 8-18 um across
-    (a five-fold range of areas), several-fold brightness differences between nuclei, chromatin
-    texture, dark nucleoli, a blur of about one pixel, uneven illumination and a 12-bit camera.
-    Ranges are given as ``(low, high)``; a single number means a fixed value.
+    The defaults imitate a widefield image of DAPI-stained cultured cells with a 20x objective
+    (0.65 um pixels): nuclei 8-18 um across, several-fold brightness differences, chromatin
+    texture, dark nucleoli, a blur of about a pixel, uneven illumination, a 12-bit camera. Ranges
+    are ``(low, high)``; a single number means a fixed value.
 
     Attributes
     ----------
     pixel_size_um : float
-        Size of a (square) camera pixel in the sample, in micrometres. Default 0.65.
+        Size of a (square) camera pixel in the sample.
     diameter_um : (float, float)
-        Range of nucleus diameters (diameter of the circle with the same area), drawn
-        log-uniformly. Default (8, 18).
+        Range of nucleus diameters (of the circle with the same area), drawn log-uniformly.
     eccentricity : (float, float)
-        Range of eccentricities of the underlying ellipse, 0 (round) to <1. Default (0, 0.8).
+        Range of eccentricities of the underlying ellipse, 0 (round) to <1.
     irregularity : float
-        Relative amplitude of the random wobble of the outline (0: perfect ellipses; 0.15: lobed,
-        kidney-like). The outline stays star-shaped around the centre. Default 0.06.
+        Relative wobble of the star-shaped outline (0: ellipses; 0.15: lobed, kidney-like).
     n_nuclei : int or None
-        Exact number of nuclei. ``None`` derives it from ``coverage``. Default None.
+        Exact number of nuclei; ``None`` derives it from ``coverage``.
     coverage : float
-        Fraction of the field of view covered by nuclei (when ``n_nuclei`` is None): 0.1 sparse,
-        0.45 crowded. As many as fit are placed. Default 0.25.
+        Fraction of the field covered by nuclei: 0.1 sparse, 0.45 crowded.
     clustering : float
-        How unevenly nuclei spread over the field, in [0, 1]: with 0 they are placed uniformly,
-        with 1 some regions (tens to hundreds of um wide) are dense and others empty, as cells
-        grow in colonies. Default 0.4.
+        0: nuclei placed uniformly; 1: dense colonies and empty regions, tens of um wide.
     touching : float
-        Fraction of nuclei placed pressed against a neighbour, in [0, 1]. Default 0.2.
+        Fraction of nuclei pressed against a neighbour.
     dividing : float
-        Fraction of nuclei that are dividing: each is drawn as two small, bright, compact
-        daughter nuclei side by side (two labels). Default 0.
+        Fraction of nuclei drawn as two small, bright, compact daughters (two labels).
     intensity_spread : float
-        Standard deviation of the log-brightness between nuclei: 0.4 makes the brightest of
-        twenty nuclei about 4-5x brighter than the dimmest. Default 0.4.
+        Standard deviation of the log-brightness: 0.4 makes the brightest of twenty nuclei
+        about 4-5x brighter than the dimmest.
     texture : float
-        Relative amplitude (standard deviation) of the chromatin texture inside nuclei, in
-        [0, 1]. Default 0.3.
+        Relative amplitude of the chromatin texture, in [0, 1].
     texture_scale_um : float
-        Smallest wavelength of the chromatin texture; it spans this to four times this.
-        Default 1.0.
+        Smallest wavelength of the texture; it spans this to four times this.
     nucleoli : (int, int)
-        Range of the number of dark nucleoli per nucleus (at most 4). Default (0, 3).
+        Range of the number of dark nucleoli per nucleus (at most 4).
     nucleolus_diameter_um : float
-        Diameter (full width at half depth) of a nucleolus. Default 1.8.
+        Diameter (full width at half depth) of a nucleolus.
     nucleolus_contrast : float
-        How much darker a nucleolus centre is, as a fraction in [0, 1]. Default 0.35.
+        How much darker a nucleolus centre is, as a fraction.
     dome : float
-        Brightness falloff from centre to edge, in [0, 1]: a nucleus is a flattened ellipsoid, so
-        a widefield image of it is brightest in the middle. 0 is flat. Default 0.35.
+        Brightness falloff from centre to edge (a flattened ellipsoid); 0 is flat.
     stain : {"nuclear", "envelope"}
-        What is stained. ``"nuclear"``: the DNA (DAPI, Hoechst), so a nucleus is bright
-        throughout, with the texture, dome and nucleoli above. ``"envelope"``: only the nuclear
-        envelope (a lamin stain), a bright rim of width ``rim_um`` along each nucleus' outline
-        (two nuclei pressed together show a double line); inside, the image is at background
-        level with the same noise as outside (up to the faint ``haze``), so only the rim around
-        it tells a pixel in the middle of a nucleus from background (notebook 06).
-        Default "nuclear".
+        ``"nuclear"``: the DNA (DAPI, Hoechst), bright throughout. ``"envelope"``: only a rim of
+        width ``rim_um`` along each outline (a lamin stain); inside is background, so only a
+        window that reaches the rim tells a nucleus' middle from background (notebook 06).
     rim_um : float
-        Width of the stained rim with ``stain="envelope"``, measured inwards from the outline:
-        a pixel is on the rim when the nearest pixel centre outside its nucleus (background or
-        another nucleus; the image border is no outline) is at most ``rim_um`` plus half a pixel
-        away. A rim narrower than two pixels is drawn on a finer grid and averaged into the
-        pixels, as a camera integrates light. Default 0.4.
+        Rim width with ``stain="envelope"``, inwards from the outline (the image border is no
+        outline); rims under two pixels are drawn on a finer grid and averaged, as a camera does.
     psf_sigma_um : float
-        Standard deviation of the Gaussian point spread function (blur), including defocus.
-        0 switches blur off. Default 0.6.
+        Standard deviation of the Gaussian point spread function (blur); 0: no blur.
     haze : float
-        Out-of-focus glow: fraction of the nuclear signal spread out widely. Default 0.1.
+        Out-of-focus glow: fraction of the nuclear signal spread out widely.
     haze_sigma_um : float
-        Width (standard deviation) of the haze. Default 6.
+        Width (standard deviation) of the haze.
     shading : float
-        Uneven illumination: relative drop of the illumination from its brightest point to the
-        field corners, in [0, 0.9). Default 0.15.
+        Relative drop of the illumination from its brightest point to the corners, in [0, 0.9).
     photons : float
-        Mean detected photons per pixel of an average nucleus above background (at the centre
-        of the illumination). Sets the brightness and, with the noise, the SNR. Default 300.
+        Mean detected photons per pixel of an average nucleus above background.
     snr : float or None
-        If given, overrides ``photons`` so that an average nucleus has this signal-to-noise
-        ratio (see :func:`photons_for_snr`). Default None.
+        If given, overrides ``photons`` to reach this signal-to-noise ratio
+        (:func:`photons_for_snr`).
     background_photons : float
-        Photons per pixel from the background (autofluorescence, stray light). Default 30.
+        Photons per pixel from the background (autofluorescence, stray light).
     read_noise : float
-        Camera read noise, standard deviation in electrons (photo-electrons = photons here).
-        Default 2.
+        Camera read noise, standard deviation in electrons (= photons here).
     gain : float
-        Camera gain in counts (ADU) per electron. Default 1.
+        Camera gain in counts (ADU) per electron.
     offset : float
-        Camera offset (counts added to every pixel; a dark image is not 0). Default 100.
+        Counts added to every pixel (a dark image is not 0).
     bit_depth : int
-        Bits of the camera's analogue-to-digital converter, 1 to 16: values are rounded and
-        clipped to ``[0, 2**bit_depth - 1]`` (saturation). 8 bits give ``uint8``, more give
-        ``uint16``. Default 12.
+        Bits of the camera's converter, 1 to 16: values are rounded and clipped to
+        ``[0, 2**bit_depth - 1]`` (saturation); ``uint8`` up to 8 bits, else ``uint16``.
 
-    Examples
-    --------
     >>> p = NucleiParams(diameter_um=(5, 9))
     >>> p.diameter_um, p.pixel_size_um
     ((5.0, 9.0), 0.65)
@@ -199,65 +196,34 @@ class NucleiParams:
     bit_depth: int = 12
 
     def __post_init__(self) -> None:
-        def set_(name, value):
+        for field in dataclasses.fields(self):  # in the order of the fields
+            name, value = field.name, getattr(self, field.name)
+            if name in _LIMITS:
+                low, high, low_in, high_in = _LIMITS[name]
+                value = check_in_range(
+                    value, name, low, high, low_inclusive=low_in, high_inclusive=high_in
+                )
+            elif name == "diameter_um":
+                value = check_range(value, name)
+                check_in_range(value[0], name, 0, low_inclusive=False)
+            elif name == "eccentricity":
+                value = check_range(value, name)
+                for v in value:
+                    check_in_range(v, name, 0, 0.99)
+            elif name == "n_nuclei" and value is not None:
+                value = check_int(value, name, 0)
+            elif name == "nucleoli":
+                lo, hi = check_range(value, name)
+                for count in np.broadcast_to(np.asarray(value, dtype=object), 2):
+                    check_int(count, name, 0, MAX_NUCLEOLI)
+                value = (int(lo), int(hi))
+            elif name == "stain":
+                check_choice(value, name, STAINS)
+            elif name == "snr" and value is not None:
+                value = check_in_range(value, name, 0, low_inclusive=False)
+            elif name == "bit_depth":
+                value = check_int(value, name, 1, 16)
             object.__setattr__(self, name, value)
-
-        set_(
-            "pixel_size_um",
-            check_in_range(self.pixel_size_um, "pixel_size_um", 0, low_inclusive=False),
-        )
-        d = check_range(self.diameter_um, "diameter_um")
-        check_in_range(d[0], "diameter_um", 0, low_inclusive=False)
-        set_("diameter_um", d)
-        e = check_range(self.eccentricity, "eccentricity")
-        for v in e:
-            check_in_range(v, "eccentricity", 0, 0.99)
-        set_("eccentricity", e)
-        set_("irregularity", check_in_range(self.irregularity, "irregularity", 0, 0.3))
-        if self.n_nuclei is not None:
-            set_("n_nuclei", check_int(self.n_nuclei, "n_nuclei", 0))
-        set_("coverage", check_in_range(self.coverage, "coverage", 0, 0.9))
-        set_("clustering", check_in_range(self.clustering, "clustering", 0, 1))
-        set_("touching", check_in_range(self.touching, "touching", 0, 1))
-        set_("dividing", check_in_range(self.dividing, "dividing", 0, 1))
-        set_("intensity_spread", check_in_range(self.intensity_spread, "intensity_spread", 0, 2))
-        set_("texture", check_in_range(self.texture, "texture", 0, 1))
-        set_(
-            "texture_scale_um",
-            check_in_range(self.texture_scale_um, "texture_scale_um", 0, low_inclusive=False),
-        )
-        lo, hi = check_range(self.nucleoli, "nucleoli")
-        for count in np.broadcast_to(np.asarray(self.nucleoli, dtype=object), 2):
-            check_int(count, "nucleoli", 0, MAX_NUCLEOLI)
-        set_("nucleoli", (int(lo), int(hi)))
-        set_(
-            "nucleolus_diameter_um",
-            check_in_range(
-                self.nucleolus_diameter_um, "nucleolus_diameter_um", 0, low_inclusive=False
-            ),
-        )
-        set_(
-            "nucleolus_contrast",
-            check_in_range(self.nucleolus_contrast, "nucleolus_contrast", 0, 1),
-        )
-        set_("dome", check_in_range(self.dome, "dome", 0, 1))
-        check_choice(self.stain, "stain", STAINS)
-        set_("rim_um", check_in_range(self.rim_um, "rim_um", 0, low_inclusive=False))
-        set_("psf_sigma_um", check_in_range(self.psf_sigma_um, "psf_sigma_um", 0))
-        set_("haze", check_in_range(self.haze, "haze", 0))
-        set_(
-            "haze_sigma_um",
-            check_in_range(self.haze_sigma_um, "haze_sigma_um", 0, low_inclusive=False),
-        )
-        set_("shading", check_in_range(self.shading, "shading", 0, 0.9, high_inclusive=False))
-        set_("photons", check_in_range(self.photons, "photons", 0, low_inclusive=False))
-        if self.snr is not None:
-            set_("snr", check_in_range(self.snr, "snr", 0, low_inclusive=False))
-        set_("background_photons", check_in_range(self.background_photons, "background_photons", 0))
-        set_("read_noise", check_in_range(self.read_noise, "read_noise", 0))
-        set_("gain", check_in_range(self.gain, "gain", 0, low_inclusive=False))
-        set_("offset", check_in_range(self.offset, "offset", 0))
-        set_("bit_depth", check_int(self.bit_depth, "bit_depth", 1, 16))
 
     @property
     def signal_photons(self) -> float:
@@ -341,17 +307,8 @@ def check_param_names(params: Mapping[str, Any]) -> None:
 
 
 def nuclei_params(preset: str | None = None, **params: Any) -> NucleiParams:
-    """The parameters of a preset, with some of them changed.
+    """The parameters of a ``preset`` (:data:`PRESETS`, or the defaults), with some changed by name.
 
-    Parameters
-    ----------
-    preset : str, optional
-        One of the names in :data:`PRESETS`; ``None`` uses the defaults of :class:`NucleiParams`.
-    **params
-        Parameters to change, by name (see :class:`NucleiParams`).
-
-    Examples
-    --------
     >>> nuclei_params("crowded").coverage
     0.5
     >>> nuclei_params("low_snr", pixel_size_um=0.3).pixel_size_um
@@ -373,13 +330,9 @@ def nuclei_params(preset: str | None = None, **params: Any) -> NucleiParams:
 def photons_for_snr(snr: float, *, background_photons: float, read_noise: float) -> float:
     """Signal photons per pixel that give a nucleus the signal-to-noise ratio ``snr``.
 
-    The SNR of a nucleus pixel is its mean signal above background divided by the standard
-    deviation of its value: ``S / sqrt(S + B + r**2)`` for ``S`` signal photons, ``B`` background
-    photons (both Poisson) and read noise ``r`` electrons. Solving for ``S`` gives
-    ``S = (snr**2 + sqrt(snr**4 + 4 snr**2 (B + r**2))) / 2``.
+    SNR = ``S / sqrt(S + B + r**2)`` for ``S`` signal and ``B`` background photons (Poisson) and
+    read noise ``r``; solved for ``S``: ``(snr**2 + sqrt(snr**4 + 4 snr**2 (B + r**2))) / 2``.
 
-    Examples
-    --------
     >>> s = photons_for_snr(5.0, background_photons=10.0, read_noise=2.0)
     >>> round(s / math.sqrt(s + 10.0 + 2.0**2), 6)
     5.0
@@ -403,20 +356,10 @@ def snr_of(params: NucleiParams) -> float:
 def random_nuclei_params(rng: Any = None, **fixed: Any) -> NucleiParams:
     """Draw a random microscope and sample: the domain-randomisation recipe of notebook 05.
 
-    A network learns what its training data show. Drawing every training image with its own
-    pixel size (0.3-1 um), nucleus size (typically 7-40 pixels across, 1.7-fold range within an
-    image), shape, density, brightness spread, texture, blur, shading and noise (from bright to
-    nearly drowned) helps it work on real images it never saw.
+    Every training image gets its own pixel size (0.3-1 um), nucleus size (7-40 pixels across),
+    shape, density, brightness, texture, blur, shading and noise, which helps a network work on
+    real images it never saw. ``fixed`` parameters are kept instead of drawn.
 
-    Parameters
-    ----------
-    rng : None, int or numpy.random.Generator
-        Source of randomness.
-    **fixed
-        Parameters to keep at a given value instead of drawing them.
-
-    Examples
-    --------
     >>> from bioimage_course.data.synthetic import make_nuclei
     >>> p = random_nuclei_params(0)
     >>> 4 <= p.diameter_um[0] / p.pixel_size_um <= p.diameter_um[1] / p.pixel_size_um <= 90
