@@ -1,12 +1,9 @@
-"""The acquisition: optics, illumination and camera turn a scene into an image.
+"""The acquisition: optics, illumination and camera turn a scene into an image (notebook 01).
 
-Introduced in notebook 01 (digital images). :func:`render_nuclei` blurs the sample (a Gaussian
-point spread function plus out-of-focus haze), shades it (uneven illumination), draws photons
-(Poisson shot noise), adds read noise and an offset, and rounds to the camera's bit depth;
-:func:`make_nuclei` makes a scene and renders it in one call.
+:func:`render_nuclei` blurs the sample (a Gaussian point spread function plus out-of-focus
+haze), shades it (uneven illumination), draws photons (Poisson shot noise), adds read noise
+and an offset, and rounds to the camera's bit depth; :func:`make_nuclei` does both steps.
 
-Examples
---------
 >>> image, labels = make_nuclei((64, 64), preset="easy", rng=0)
 >>> image.dtype, int(labels.max()) > 0
 (dtype('uint16'), True)
@@ -32,9 +29,9 @@ def texture_field(
 ) -> np.ndarray:
     """Sum of plane waves on a grid, averaged over each pixel (no aliasing), via one matmul.
 
-    ``cos(ky y + kx x + p) = cos(ky y + p) cos(kx x) - sin(ky y + p) sin(kx x)``, so the field is
-    ``A @ B`` with ``A`` (rows x 2K) and ``B`` (2K x columns). Averaging a wave over a pixel of
-    width ``a`` multiplies it by ``sinc(k a / 2 pi)`` along each axis.
+    ``cos(ky y + kx x + p) = cos(ky y + p) cos(kx x) - sin(ky y + p) sin(kx x)``: the field is
+    ``A @ B``, ``A`` (rows x 2K), ``B`` (2K x columns). Averaging over a pixel of width ``a``
+    multiplies a wave by ``sinc(k a / 2 pi)`` along each axis.
     """
     ky, kx, phase, amp = waves.T
     amp = amp * np.sinc(ky * pixel_um / (2 * np.pi)) * np.sinc(kx * pixel_um / (2 * np.pi))
@@ -79,11 +76,9 @@ def _envelope_signal(
 ) -> np.ndarray:
     """Relative brightness of an envelope stain, before blur: a rim inside each outline.
 
-    A pixel of nucleus ``i`` (label ``i + 1``) is on the rim when the nearest pixel centre that
-    is not part of nucleus ``i`` (background or another nucleus, not the image border) lies at
-    most ``rim_um + px / 2`` away. The distances come from a Euclidean distance transform of
-    each nucleus in its bounding box grown by one pixel: that ring is outside the nucleus, so
-    no pixel farther away can be nearer.
+    A pixel of nucleus ``i`` is on the rim when the nearest pixel centre outside it (not the
+    image border) is at most ``rim_um + px / 2`` away: a distance transform of each nucleus in
+    its bounding box grown by one pixel, a ring that is outside the nucleus.
     """
     reach = rim_um / px + 0.5  # in pixels
     signal = np.zeros(labels.shape, np.float64)
@@ -105,8 +100,8 @@ def _envelope_signal(
 def camera(expected: np.ndarray, p: NucleiParams, rng: np.random.Generator) -> np.ndarray:
     """Photon arrival (Poisson), read noise (Gaussian), gain, offset, rounding and saturation.
 
-    The expected photon counts are rounded to 1/1024 photon first, so that the last-bit
-    differences of floating-point maths between machines do not change the random draws.
+    Expected counts are rounded to 1/1024 photon first, so that last-bit floating-point
+    differences between machines do not change the random draws.
     """
     expected = np.round(expected * 1024.0) / 1024.0
     electrons = rng.poisson(expected).astype(np.float32)
@@ -150,11 +145,7 @@ def _upsample_matrix(n_out: int, factor: int, n_in: int) -> np.ndarray:
 
 
 def _blur_and_haze(signal: np.ndarray, p: NucleiParams, px: float) -> np.ndarray:
-    """Point spread function plus out-of-focus haze.
-
-    The haze is a wide Gaussian blur, computed on a grid ``f`` times coarser (it is smooth) and
-    interpolated back with two small matrix products.
-    """
+    """Point spread function plus out-of-focus haze (a wide blur, on a coarser grid)."""
     out = (
         ndi.gaussian_filter(signal, p.psf_sigma_um / px, mode="reflect")
         if p.psf_sigma_um
@@ -176,10 +167,7 @@ def _blur_and_haze(signal: np.ndarray, p: NucleiParams, px: float) -> np.ndarray
 def _fine_factor(
     scene: NucleiScene, px: float, shape: tuple[int, int], rim_um: float | None = None
 ) -> int:
-    """Oversampling factor so that the smallest nucleus spans at least ~8 grid cells.
-
-    With ``rim_um`` (an envelope stain) the rim also spans at least two grid cells.
-    """
+    """Oversampling so that the smallest nucleus spans ~8 grid cells (a rim at least 2)."""
     dmin = float(scene.diameter_um.min()) if len(scene) else scene.params.diameter_um[0]
     cell_um = dmin / 8.0 if rim_um is None else min(dmin / 8.0, rim_um / 2.0)
     factor = math.ceil(px / cell_um - 1e-9)
@@ -196,47 +184,13 @@ def render_nuclei(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Image a scene: blur, illumination, photon and camera noise, digitisation.
 
-    Parameters
-    ----------
-    scene : NucleiScene
-        The sample, from :func:`make_scene`.
-    rng : None, int or numpy.random.Generator
-        Source of the noise.
-    shape : (int, int), optional
-        Output shape instead of ``pixel_size_um``: the same field of view sampled with
-        ``shape`` pixels (``pixel_size_um = fov / shape``; the aspect ratio must match).
-    relabel : bool
-        Number the nuclei visible in this image 1..N (default). With False, nucleus ``i`` of the
-        scene has label ``i + 1`` at every pixel size (labels may then skip numbers when a
-        nucleus is too small to cover any pixel centre).
-    **acquisition
-        Acquisition parameters to change: ``stain``, ``rim_um``, ``pixel_size_um``,
-        ``psf_sigma_um``, ``haze``, ``haze_sigma_um``, ``shading``, ``photons``, ``snr``,
-        ``background_photons``, ``read_noise``, ``gain``, ``offset``, ``bit_depth``. The rest
-        default to ``scene.params``. Sample parameters (sizes, density...) cannot change here.
+    ``acquisition`` changes acquisition parameters only (:data:`ACQUISITION_FIELDS`); the sample
+    is fixed by the scene. ``shape`` samples the same field of view with that many pixels instead
+    of a ``pixel_size_um``. Labels are sampled at pixel centres, numbered 1..N (``relabel=False``:
+    nucleus ``i`` is ``i + 1`` at every pixel size). The image integrates the light over each
+    pixel: small nuclei are drawn on a finer grid and averaged, as large camera pixels (binning)
+    would. ``photons`` is per camera pixel, so the SNR does not change with the pixel size.
 
-    Returns
-    -------
-    image : ndarray of uint16 (uint8 for ``bit_depth <= 8``)
-        Camera counts.
-    labels : ndarray of int32
-        Instance labels, 0 = background.
-
-    Notes
-    -----
-    Labels are sampled at pixel centres. The image integrates the light over each pixel: when
-    nuclei would be smaller than ~8 pixels the sample is drawn on a finer grid, blurred, and
-    averaged into the camera pixels, so a coarse image is what a camera with large pixels (or
-    binning) would record, not a subsampled fine image. ``photons`` is per *camera* pixel at
-    every pixel size, so the per-pixel SNR does not change with ``pixel_size_um`` unless asked.
-
-    ``stain="envelope"`` images the same nuclei with a stain of their outlines only (see
-    :class:`NucleiParams`): the signal is a rim along each outline, and it goes through the same
-    optics and camera as the nuclear stain. With ``haze=0`` the inside of a nucleus is then
-    exactly background; haze adds a faint glow of the rims around them.
-
-    Examples
-    --------
     >>> scene = make_scene((96, 96), rng=0)
     >>> sharp, lab = render_nuclei(scene, rng=1)
     >>> rims, lab_rims = render_nuclei(scene, stain="envelope", rng=1)
@@ -290,8 +244,7 @@ def expected_photons(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mean photons per camera pixel (before noise) and labels (nucleus i -> i + 1).
 
-    ``texture_shift_um`` (N, 2) moves each nucleus' chromatin texture along with it (time-lapse:
-    a nucleus that moved by ``s`` shows the texture it had at its original place).
+    ``texture_shift_um`` (N, 2) moves each nucleus' texture with it (time-lapse).
     """
     px = p.pixel_size_um
     envelope = p.stain == "envelope"
@@ -343,34 +296,12 @@ def make_nuclei(
     rng: Any = None,
     **params: Any,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """A synthetic fluorescence image of nuclei and its exact instance labels.
+    """A synthetic fluorescence image of nuclei (camera counts) and its exact instance labels.
 
-    Parameters
-    ----------
-    shape : (int, int)
-        Image shape in pixels.
-    preset : str, optional
-        ``"easy"``, ``"crowded"``, ``"low_snr"``, ``"large_objects"`` or ``"dividing"``
-        (see :data:`PRESETS`); ``None`` for the realistic defaults.
-    rng : None, int or numpy.random.Generator
-        Source of randomness: the same seed gives the same image.
-    **params
-        Any parameter of :class:`NucleiParams`, in physical units, e.g. ``pixel_size_um=0.3``,
-        ``diameter_um=(6, 12)``, ``snr=4``, ``bit_depth=8``.
+    ``params``: any :class:`NucleiParams` field in physical units (``pixel_size_um=0.3``,
+    ``snr=4``, ``bit_depth=8``); ``preset`` one of :data:`PRESETS`. The two steps are
+    :func:`make_scene` and :func:`render_nuclei`, to image one sample several ways.
 
-    Returns
-    -------
-    image : ndarray of uint16 (uint8 when ``bit_depth <= 8``)
-        Camera counts (12-bit by default: values in [0, 4095], dark level ``offset``).
-    labels : ndarray of int32
-        0 for background, 1..N for the N nuclei.
-
-    See Also
-    --------
-    make_scene, render_nuclei : the two steps, to image one sample several ways.
-
-    Examples
-    --------
     >>> image, labels = make_nuclei((64, 64), rng=0, n_nuclei=3, touching=0, diameter_um=(8, 10))
     >>> int(labels.max())
     3

@@ -1,8 +1,12 @@
-"""The sample: nuclei placed in a field of view measured in micrometres.
+"""The sample: nuclei placed in a field of view measured in micrometres (notebook 01).
 
-Introduced in notebook 01 (digital images). :func:`make_scene` draws how many nuclei there are,
-their sizes and outlines, which ones touch or divide, where they lie (without overlapping),
-and how each one looks (brightness, chromatin texture, nucleoli); nothing about pixels yet.
+:func:`make_scene` draws how many nuclei there are, their sizes and outlines, which ones touch
+or divide, where they lie (without overlapping), and how each one looks (brightness,
+chromatin texture, nucleoli); nothing about pixels yet.
+
+>>> scene = make_scene((32, 32), n_nuclei=2, touching=0, rng=0)
+>>> scene.shape_at(0.65 / 2)
+(64, 64)
 """
 
 from __future__ import annotations
@@ -22,41 +26,28 @@ from .params import MAX_NUCLEOLI, N_ANGLES, N_WAVES, NucleiParams, nuclei_params
 class NucleiScene:
     """A field of view of nuclei in physical units: what the sample *is*, before imaging.
 
-    Made by :func:`make_scene`; turned into an image by :func:`render_nuclei`. Arrays have one
-    row per nucleus ``i``; ``labels == i + 1`` marks nucleus ``i`` in an image rendered with
-    ``relabel=False``.
+    Made by :func:`make_scene`, imaged by :func:`render_nuclei`. Arrays have one row per nucleus
+    ``i`` (label ``i + 1`` with ``relabel=False``); ``params`` holds the acquisition defaults.
 
     Attributes
     ----------
-    params : NucleiParams
-        The parameters the scene was made with (its acquisition parameters are the defaults
-        used by :func:`render_nuclei`).
     fov_um : (float, float)
-        Height and width of the field of view in micrometres.
-    centers_um : ndarray, shape (N, 2)
-        Nucleus centres (row, column) in micrometres from the top-left corner.
-    radii_um : ndarray, shape (N, 64)
-        Outline: distance from the centre to the edge at angles ``2 pi k / 64`` (``k = 0`` points
-        along +column, angles increase towards +row).
-    diameter_um : ndarray, shape (N,)
-        Equivalent diameter (diameter of the circle with the same area) of each nucleus.
-    brightness : ndarray, shape (N,)
-        Relative brightness (1 = average nucleus).
-    texture : ndarray, shape (N,)
-        Chromatin texture amplitude of each nucleus.
-    dome : ndarray, shape (N,)
-        Centre-to-edge brightness falloff of each nucleus.
-    nucleoli : ndarray, shape (N, 4, 4)
-        Up to four nucleoli per nucleus: row and column offset from the centre (um), width
-        (sigma, um) and depth (0 = absent).
-    kind : ndarray of int, shape (N,)
-        0 for an isolated nucleus, 1 for one pressed against a neighbour, 2 for a daughter of
-        a dividing nucleus.
-    waves : ndarray, shape (48, 4)
-        The plane waves of the chromatin texture: wave numbers along rows and columns
-        (radians/um), phase and amplitude.
-    illumination : ndarray, shape (4,)
-        Centre (row, column, um) of the illumination and its tilt direction (row, column).
+        Height and width of the field of view.
+    centers_um : ndarray (N, 2)
+        Nucleus centres (row, column) from the top-left corner.
+    radii_um : ndarray (N, 64)
+        Outline: centre-to-edge distance at angles ``2 pi k / 64`` (``k = 0`` along +column,
+        increasing towards +row).
+    diameter_um, brightness, texture, dome : ndarray (N,)
+        Equivalent diameter, relative brightness (1 = average), texture amplitude, dome falloff.
+    nucleoli : ndarray (N, 4, 4)
+        Row and column offset (um), width (sigma, um) and depth (0 = absent) of up to four.
+    kind : ndarray of int (N,)
+        0 isolated, 1 pressed against a neighbour, 2 daughter of a dividing nucleus.
+    waves : ndarray (48, 4)
+        Texture plane waves: wave numbers along rows and columns (rad/um), phase, amplitude.
+    illumination : ndarray (4,)
+        Centre (row, column, um) of the illumination and its tilt direction.
     """
 
     params: NucleiParams
@@ -316,25 +307,9 @@ def make_scene(
 ) -> NucleiScene:
     """Draw a random field of nuclei (the sample), to be imaged by :func:`render_nuclei`.
 
-    Parameters
-    ----------
-    shape : (int, int)
-        Image shape in pixels at ``pixel_size_um``; the field of view is ``shape * pixel_size_um``
-        micrometres.
-    preset : str, optional
-        A name from :data:`PRESETS`.
-    rng : None, int or numpy.random.Generator
-        Source of randomness (the same seed gives the same scene).
-    **params
-        Parameters of :class:`NucleiParams` to change.
+    The field of view is ``shape * pixel_size_um`` micrometres; ``params`` change
+    :class:`NucleiParams`. Raises ``ValueError`` if an explicit ``n_nuclei`` does not fit.
 
-    Raises
-    ------
-    ValueError
-        If ``n_nuclei`` nuclei were asked for explicitly and do not all fit.
-
-    Examples
-    --------
     >>> scene = make_scene((64, 64), n_nuclei=5, touching=0, rng=0)
     >>> len(scene), scene.fov_um
     (5, (41.6, 41.6))
