@@ -1,16 +1,12 @@
 """Synthetic multi-dimensional images: channels, z-stacks and time series, with their axes.
 
-Introduced in notebook 01 (digital images). A microscopy image is often more than rows and
-columns: several fluorescent *channels* (C), optical sections through the sample (Z), frames
-over time (T). The functions here return a :class:`SyntheticImage` that carries the array, its
-axes string (``"CYX"``, ``"ZYX"``, ``"TYX"``), the physical sizes and the exact labels, ready to
-be written with :func:`bioimage_course.io.write_tiff`::
+Notebook 01. A microscopy image often has several *channels* (C), optical sections (Z) or
+frames (T). These functions return a :class:`SyntheticImage`: the array, its axes string
+(``"CYX"``, ``"ZYX"``, ``"TYX"``), physical sizes and exact labels, ready for
+``write_tiff(path, image.data, **image.metadata)`` (:func:`bioimage_course.io.write_tiff`).
+Shared options: ``preset``, ``rng`` and nuclei ``params`` as in
+:func:`bioimage_course.data.make_nuclei`.
 
-    stack = make_nuclei_zstack((12, 96, 96), rng=0)
-    write_tiff("stack.ome.tif", stack.data, **stack.metadata)
-
-Examples
---------
 >>> cells = make_nuclei_channels((64, 64), rng=0)
 >>> cells.data.shape, cells.axes, cells.channel_names
 ((2, 64, 64), 'CYX', ('nuclei', 'membrane'))
@@ -54,25 +50,8 @@ __all__ = [
 class SyntheticImage:
     """A synthetic multi-dimensional image with its axes, physical sizes and exact labels.
 
-    Attributes
-    ----------
-    data : ndarray
-        The image in camera counts, axes as in ``axes``.
-    labels : ndarray of int32
-        Nucleus labels: the spatial axes of ``data`` (and Z or T where ``data`` has them);
-        for a time series, a nucleus keeps its label in every frame (a track).
-    axes : str
-        One letter per axis of ``data``: ``"CYX"``, ``"ZYX"`` or ``"TYX"``.
-    pixel_size_um : float
-        Pixel size in Y and X, micrometres.
-    z_step_um : float or None
-        Distance between z-slices, micrometres.
-    time_interval_s : float or None
-        Time between frames, seconds.
-    channel_names : tuple of str or None
-        One name per channel.
-    cell_labels : ndarray of int32 or None
-        Whole-cell labels (same ids as the nuclei) when a cell channel was drawn.
+    ``labels`` cover the spatial axes (and Z or T where ``data`` has them); in a time series a
+    nucleus keeps its label in every frame (a track). ``cell_labels``: whole cells, same ids.
     """
 
     data: np.ndarray
@@ -103,35 +82,12 @@ def make_nuclei_channels(
     membrane_brightness: float = 0.6,
     **params: Any,
 ) -> SyntheticImage:
-    """Two channels of the same cells: nuclei (DAPI-like) and cell membranes.
+    """Two channels of the same cells: nuclei (DAPI-like) and cell membranes (``"CYX"``).
 
-    Each cell grows outwards from its nucleus until it meets a neighbour or reaches
-    ``cell_radius_um`` beyond the nucleus edge (a Voronoi-like tessellation). The membrane
-    channel shows the cell outlines brightly and the cytoplasm faintly.
+    Each cell grows from its nucleus until it meets a neighbour or reaches ``cell_radius_um``
+    beyond the nucleus edge; the membrane channel (``membrane_brightness`` relative to the
+    nuclei) shows outlines brightly and cytoplasm faintly. ``cell_labels`` share the nucleus ids.
 
-    Parameters
-    ----------
-    shape : (int, int)
-        Image shape (rows, columns).
-    preset : str, optional
-        Nuclei preset (see :data:`bioimage_course.data.PRESETS`).
-    rng : None, int or numpy.random.Generator
-        Source of randomness.
-    cell_radius_um : float
-        How far a cell extends beyond its nucleus at most, in micrometres.
-    membrane_brightness : float
-        Brightness of the membrane channel relative to the nuclei channel.
-    **params
-        Nuclei parameters (see :class:`bioimage_course.data.NucleiParams`).
-
-    Returns
-    -------
-    SyntheticImage
-        ``data`` of shape (2, rows, columns), axes ``"CYX"``, channel names
-        ``("nuclei", "membrane")``, nucleus ``labels`` and ``cell_labels`` with the same ids.
-
-    Examples
-    --------
     >>> img = make_nuclei_channels((96, 96), rng=1)
     >>> bool(((img.labels > 0) <= (img.cell_labels > 0)).all())  # nuclei lie inside cells
     True
@@ -178,38 +134,12 @@ def make_nuclei_zstack(
     psf_sigma_z_um: float = 1.5,
     **params: Any,
 ) -> SyntheticImage:
-    """A z-stack of optical sections through flattened, ellipsoidal nuclei.
+    """A z-stack ``(slices, rows, columns)`` of optical sections through flattened nuclei.
 
-    Nuclei of cultured cells are flattened ellipsoids, about half as thick as they are wide,
-    resting at slightly different heights. Each slice shows their cross-sections; the point
-    spread function is longer along z (``psf_sigma_z_um``) than across, so nuclei fade in and
-    out of focus over several slices.
+    Nuclei are ellipsoids ``thickness`` times as thick as wide, at slightly different heights;
+    the axial blur ``psf_sigma_z_um`` is longer than the lateral one, so nuclei fade in and out
+    of focus over several slices (it replaces ``haze`` and ``dome``).
 
-    Parameters
-    ----------
-    shape : (int, int, int)
-        (slices, rows, columns).
-    preset : str, optional
-        Nuclei preset (see :data:`bioimage_course.data.PRESETS`).
-    rng : None, int or numpy.random.Generator
-        Source of randomness.
-    z_step_um : float
-        Distance between slices, micrometres.
-    thickness : float
-        Nucleus thickness as a fraction of its diameter, in (0, 1].
-    psf_sigma_z_um : float
-        Axial blur (standard deviation), micrometres.
-    **params
-        Nuclei parameters (see :class:`bioimage_course.data.NucleiParams`); ``haze`` and
-        ``dome`` are not used (the axial blur of the stack plays their part).
-
-    Returns
-    -------
-    SyntheticImage
-        ``data`` and 3D ``labels`` of shape ``shape``, axes ``"ZYX"``.
-
-    Examples
-    --------
     >>> stack = make_nuclei_zstack((8, 64, 64), rng=0, z_step_um=1.5)
     >>> stack.data.shape, stack.axes, stack.z_step_um
     ((8, 64, 64), 'ZYX', 1.5)
@@ -278,39 +208,12 @@ def make_nuclei_timelapse(
     bleaching: float = 0.03,
     **params: Any,
 ) -> SyntheticImage:
-    """A short time series of moving nuclei, with track labels that keep their id over time.
+    """A time series ``(frames, rows, columns)`` of moving nuclei whose labels keep their id.
 
-    Each nucleus takes a random step every frame (``motion_um`` per axis, standard deviation),
-    the whole field drifts by ``drift_um`` per frame (stage drift), and the dye bleaches: the
-    signal drops by the fraction ``bleaching`` per frame. A nucleus' texture moves with it.
+    Each nucleus steps randomly every frame (``motion_um`` per axis), the field drifts by
+    ``drift_um`` per frame, and the dye loses ``bleaching`` of its signal per frame; a nucleus'
+    texture moves with it.
 
-    Parameters
-    ----------
-    shape : (int, int, int)
-        (frames, rows, columns).
-    preset : str, optional
-        Nuclei preset (see :data:`bioimage_course.data.PRESETS`).
-    rng : None, int or numpy.random.Generator
-        Source of randomness.
-    time_interval_s : float
-        Time between frames, seconds (metadata).
-    motion_um : float
-        Random motion per frame and axis (standard deviation), micrometres.
-    drift_um : (float, float)
-        Stage drift per frame (rows, columns), micrometres.
-    bleaching : float
-        Fraction of the signal lost per frame, in [0, 1).
-    **params
-        Nuclei parameters (see :class:`bioimage_course.data.NucleiParams`).
-
-    Returns
-    -------
-    SyntheticImage
-        ``data`` and ``labels`` of shape ``shape``, axes ``"TYX"``; label ``k`` is the same
-        nucleus in every frame where it is visible.
-
-    Examples
-    --------
     >>> movie = make_nuclei_timelapse((4, 64, 64), rng=0)
     >>> movie.data.shape, movie.axes, movie.time_interval_s
     ((4, 64, 64), 'TYX', 60.0)

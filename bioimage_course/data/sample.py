@@ -1,24 +1,12 @@
 """The course's small sample data set: synthetic nuclei in the on-disk layout users have.
 
-Introduced in notebook 01 (digital images). The repository's ``data/`` folder holds a sample
-made by this module::
+Notebook 01. The repository's ``data/`` folder holds ``train/``, ``val/`` and ``test/``, each
+with ``images/nuclei_NN.tif`` and ``masks/nuclei_NN.tif``: 12-bit camera counts and instance
+labels as OME-TIFF with the pixel size (0.65 um), differing as wells of one experiment do.
+``python -m bioimage_course.data.sample data`` writes them deterministically, and
+:func:`load_sample` regenerates the same arrays in memory where the folder is absent (Colab);
+a test checks that the files equal what the generator makes.
 
-    data/
-      train/images/nuclei_00.tif ... train/masks/nuclei_00.tif ...
-      val/images/...  val/masks/...
-      test/images/... test/masks/...
-
-Images are 12-bit camera counts (uint16) and masks are instance labels (uint16, 0 =
-background), both OME-TIFF with the pixel size (0.65 um) in their metadata. The images differ
-the way images from one microscope but different wells do: density, brightness, noise.
-
-The files are *generated*, deterministically: ``python -m bioimage_course.data.sample data``
-writes them, and :func:`load_sample` regenerates the same arrays in memory when the folder is
-not at hand (a Colab runtime installs the package but does not clone the repository). The test
-suite checks that the files in ``data/`` equal what the generator makes.
-
-Examples
---------
 >>> pairs = load_sample("val")
 >>> len(pairs), pairs[0][0].shape, pairs[0][0].dtype, pairs[0][1].dtype
 (4, (256, 256), dtype('uint16'), dtype('int32'))
@@ -60,16 +48,7 @@ def _image_params(rng: np.random.Generator) -> dict[str, Any]:
 
 
 def sample_pairs(split: str = "train") -> list[tuple[np.ndarray, np.ndarray]]:
-    """Generate the (image, labels) pairs of one split of the sample (no files involved).
-
-    Parameters
-    ----------
-    split : {"train", "val", "test"}
-
-    Returns
-    -------
-    list of (image uint16, labels int32)
-    """
+    """Generate the (image uint16, labels int32) pairs of one split (no files involved)."""
     check_choice(split, "split", SPLITS)
     pairs = []
     for i in range(SPLITS[split]):
@@ -85,23 +64,11 @@ def _names(split: str) -> list[str]:
 def load_sample(
     split: str = "train", *, root: str | Path | None = None
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The sample data set: a list of (image, labels) pairs.
+    """The sample data set: 8, 4 or 4 (image, labels) pairs of 256 x 256 pixels.
 
-    Parameters
-    ----------
-    split : {"train", "val", "test"}
-        8, 4 and 4 images of 256 x 256 pixels.
-    root : str or path, optional
-        A folder written by :func:`write_sample` (such as the repository's ``data/``) to read
-        the files from. ``None`` regenerates the same arrays in memory, which works wherever
-        the package is installed.
+    ``root``: a folder written by :func:`write_sample` (the repository's ``data/``) to read;
+    ``None`` regenerates the same arrays in memory, wherever the package is installed.
 
-    Returns
-    -------
-    list of (image uint16, labels int32)
-
-    Examples
-    --------
     >>> train = load_sample("train")
     >>> len(train), int(train[0][1].max()) > 0
     (8, True)
@@ -120,24 +87,10 @@ def write_sample(
     splits: tuple[str, ...] = ("train", "val", "test"),
     overwrite: bool = False,
 ) -> Path:
-    """Write the sample as ``root/<split>/{images,masks}/nuclei_NN.tif`` (OME-TIFF, pixel size).
+    """Write the sample as ``root/<split>/{images,masks}/nuclei_NN.tif``; returns ``root``.
 
-    Parameters
-    ----------
-    root : str or path
-        Destination folder (created if needed).
-    splits : tuple of str
-        Which splits to write.
-    overwrite : bool
-        Replace existing files; without it an existing file raises ``FileExistsError``.
+    An existing file raises ``FileExistsError`` unless ``overwrite``.
 
-    Returns
-    -------
-    pathlib.Path
-        ``root``.
-
-    Examples
-    --------
     >>> import tempfile
     >>> root = write_sample(tempfile.mkdtemp(), splits=("test",))
     >>> sorted(p.name for p in (root / "test" / "images").iterdir())[:2]

@@ -1,13 +1,10 @@
 """Train/validation/test splits that cannot leak: whole images, whole groups, by content.
 
-Introduced in notebook 05 (U-Net training). :func:`split_indices` splits *whole images* (or
-whole groups of related images, such as crops of one field of view) between training,
-validation and test; :func:`split_pairs` also puts identical images into the same split;
+Notebook 05. :func:`split_indices` splits *whole images* (or whole groups of related images,
+such as crops of one field of view); :func:`split_pairs` also keeps identical images together;
 :func:`check_disjoint` verifies splits by content. Patches are cut *after* splitting, so no
 part of a test image is ever trained on.
 
-Examples
---------
 >>> import numpy as np
 >>> train, val, test = split_indices(10, (0.6, 0.2, 0.2), rng=0)
 >>> len(train), len(val), len(test)
@@ -58,34 +55,13 @@ def split_indices(
     rng: Any = None,
     groups: Sequence[Any] | None = None,
 ) -> tuple[np.ndarray, ...]:
-    """Split ``n`` items into disjoint index sets, keeping every group within one split.
+    """Split ``n`` items into disjoint sorted index sets, keeping every group within one split.
 
-    Parameters
-    ----------
-    n : int
-        Number of items (images).
-    fractions : sequence of float
-        Relative sizes of the splits, e.g. ``(0.7, 0.15, 0.15)`` or ``(8, 1, 1)`` (normalised to
-        sum 1).
-    rng : None, int or numpy.random.Generator
-        Shuffles the items (groups) before splitting.
-    groups : sequence, optional
-        A group id per item (e.g. the field of view, slide or animal it comes from). All items
-        of a group land in the same split, so no group is both trained and tested on.
+    ``fractions`` are relative sizes (``(8, 1, 1)`` works); ``groups`` gives a group id per item
+    (field of view, slide, animal). Groups are dealt out largest first, each to the split
+    furthest below its share, so the counts come close to the fractions (exactly, by largest
+    remainder, when every group has one item).
 
-    Returns
-    -------
-    tuple of ndarray
-        One sorted index array per split; together they hold every index exactly once.
-
-    Notes
-    -----
-    Groups are dealt out largest first, each to the split furthest below its share, so the
-    item counts come close to the fractions (exactly, with largest-remainder rounding, when
-    every group has one item).
-
-    Examples
-    --------
     >>> train, val, test = split_indices(10, (0.6, 0.2, 0.2), rng=0)
     >>> len(train), len(val), len(test)
     (6, 2, 2)
@@ -132,19 +108,9 @@ def split_pairs(
 ) -> tuple[list, ...]:
     """Split a list of (image, labels, ...) items into disjoint lists, duplicates kept together.
 
-    Like :func:`split_indices`, but identical images (same content, see :func:`image_hash`)
-    are also forced into the same split: a data set that holds the same image twice cannot
-    leak it into both training and test.
+    As :func:`split_indices`, and identical images (:func:`image_hash`) go into the same split:
+    a data set holding an image twice cannot leak it into both training and test.
 
-    Parameters
-    ----------
-    pairs : sequence
-        Items whose first element is the image.
-    fractions, rng, groups
-        As in :func:`split_indices`.
-
-    Examples
-    --------
     >>> import numpy as np
     >>> a, b = np.zeros((4, 4)), np.ones((4, 4))
     >>> first, second = split_pairs([(a, a), (b, b), (a, a)], (0.5, 0.5), rng=0)
@@ -179,14 +145,6 @@ def split_pairs(
 def check_disjoint(*splits: Sequence[Any], names: Sequence[str] | None = None) -> None:
     """Raise ``ValueError`` if an image occurs (by content) in more than one split.
 
-    Parameters
-    ----------
-    *splits : sequences of items (image, labels, ...) or of images
-    names : sequence of str, optional
-        Names of the splits for the message (default "split 0", "split 1", ...).
-
-    Examples
-    --------
     >>> import numpy as np
     >>> a, b = np.zeros((2, 2)), np.ones((2, 2))
     >>> check_disjoint([(a, a)], [(b, b)])
