@@ -1,11 +1,9 @@
 """Display helpers shared by the notebooks: images with scale bars, comparisons, labels, histograms.
 
-Introduced in notebook 01 (digital images). What you *see* is not the data: a display maps
-pixel values to colours through a lookup table (LUT) between two contrast limits. These helpers
-make that mapping explicit (``vmin``/``vmax``, ``colorbar=True``) and never change the data.
+Notebook 01. What you *see* is not the data: a display maps pixel values to colours through a
+lookup table (LUT) between two contrast limits. These helpers make that mapping explicit
+(``vmin``/``vmax``, ``colorbar=True``) and never change the data.
 
-Examples
---------
 >>> import numpy as np, matplotlib
 >>> matplotlib.use("Agg")
 >>> ax = show(np.eye(8), pixel_size_um=0.5, scalebar_um=2, title="identity")
@@ -48,16 +46,8 @@ def add_scalebar(ax, pixel_size_um: float, length_um: float, *, color: str = "wh
     x_start = x1 - margin - width_px
     y = y_bottom - margin
     ax.add_patch(plt.Rectangle((x_start, y - height), width_px, height, color=color, lw=0))
-    label = f"{length_um:g} µm"
-    ax.text(
-        x_start + width_px / 2,
-        y - height - 0.01 * (y_bottom - y_top),
-        label,
-        color=color,
-        ha="center",
-        va="bottom",
-        fontsize=8,
-    )
+    x_text, y_text = x_start + width_px / 2, y - height - 0.01 * (y_bottom - y_top)
+    ax.text(x_text, y_text, f"{length_um:g} µm", color=color, ha="center", va="bottom", fontsize=8)
 
 
 def _nice_length(extent_um: float) -> float:
@@ -82,25 +72,11 @@ def show(
     scalebar_um: float | None = None,
     colorbar: bool = False,
 ):
-    """Display a 2D image (or an RGB image) without axes ticks, optionally with a scale bar.
+    """Display a 2D or RGB(A) image without ticks, optionally with a scale bar; returns the Axes.
 
-    Parameters
-    ----------
-    image : array_like
-        2D grayscale, or (rows, cols, 3|4) RGB(A).
-    ax : matplotlib Axes, optional
-        Where to draw; a new figure when None.
-    title, cmap, vmin, vmax
-        As in ``matplotlib.pyplot.imshow``: ``vmin``/``vmax`` are the contrast limits of the LUT
-        (values below/above are shown saturated); None uses the data's min and max.
-    pixel_size_um : float, optional
-        Pixel size; with it a scale bar is drawn (length ``scalebar_um``, or a round number).
-    colorbar : bool
-        Add a colour bar that maps displayed colours back to pixel values.
-
-    Returns
-    -------
-    matplotlib Axes
+    ``vmin``/``vmax`` are the contrast limits of the LUT (None: the data's min and max); with
+    ``pixel_size_um`` a scale bar of ``scalebar_um`` (or a round length) is drawn; ``colorbar``
+    maps the colours back to pixel values.
     """
     image = check_array(image, "image", ndim=(2, 3))
     if image.ndim == 3 and image.shape[-1] not in (3, 4):
@@ -129,23 +105,9 @@ def compare(
     size: float = 3.2,
     **show_kwargs,
 ):
-    """Show several images side by side, each with :func:`show`.
+    """Show several images (a sequence, or a mapping title -> image) side by side with :func:`show`.
 
-    Parameters
-    ----------
-    images : sequence of arrays, or mapping title -> array
-    titles : sequence of str, optional
-        Titles when ``images`` is a sequence.
-    ncols : int, optional
-        Columns of the grid (default: all in one row, at most 4).
-    size : float
-        Size of each panel in inches.
-    **show_kwargs
-        Passed to :func:`show` (``cmap``, ``vmin``, ``pixel_size_um``, ...).
-
-    Returns
-    -------
-    matplotlib Figure
+    At most 4 per row unless ``ncols``; ``show_kwargs`` go to :func:`show`. Returns the Figure.
     """
     if isinstance(images, Mapping):
         titles = list(images.keys())
@@ -191,23 +153,9 @@ def overlay_labels(
     title: str | None = None,
     **show_kwargs,
 ):
-    """Show ``image`` with instance ``labels`` on top: filled colours and/or outlines.
+    """Show ``image`` with instance ``labels`` on top: filled colours (``alpha``) and/or outlines.
 
-    Parameters
-    ----------
-    image : array_like
-        2D image.
-    labels : array_like of int
-        Label image of the same shape (0 = background). An object's colour follows from its id,
-        so the same object has the same colour in every panel.
-    contours : bool
-        Draw each object's outline in its colour.
-    alpha : float
-        Opacity of the filled colours (0 for outlines only).
-
-    Returns
-    -------
-    matplotlib Axes
+    An object's colour follows from its id, so it is the same in every panel. Returns the Axes.
     """
     image = check_array(image, "image", ndim=2)
     labels = check_labels(labels, "labels", ndim=2)
@@ -218,14 +166,8 @@ def overlay_labels(
     dense = np.where(labels > 0, (labels.astype(np.int64) - 1) % n + 1, 0)
     cmap = label_colormap(n)
     if alpha > 0:
-        ax.imshow(
-            np.ma.masked_equal(dense, 0),
-            cmap=cmap,
-            vmin=0,
-            vmax=n,
-            alpha=alpha,
-            interpolation="nearest",
-        )
+        filled = np.ma.masked_equal(dense, 0)
+        ax.imshow(filled, cmap=cmap, vmin=0, vmax=n, alpha=alpha, interpolation="nearest")
     if contours and n:
         edge = np.zeros(dense.shape, bool)
         for shift in ((0, 1), (1, 0), (0, -1), (-1, 0)):
@@ -247,39 +189,18 @@ def histogram(
     title: str | None = None,
     range: tuple[float, float] | None = None,
 ):
-    """Plot the intensity histogram of ``image`` (all pixels, or a mask's pixels passed in).
+    """Plot the intensity histogram of ``image`` (all values, any shape); returns the Axes.
 
-    Parameters
-    ----------
-    image : array_like
-        Any shape; all values are counted. NaNs are not allowed.
-    bins : int
-        Number of bins.
-    log : bool
-        Logarithmic count axis, which shows rare values such as hot pixels and saturation.
-    label : str, optional
-        Legend entry, to overlay several histograms on one ``ax``.
-    range : (float, float), optional
-        Range of the bins; default the data's min and max.
-
-    Returns
-    -------
-    matplotlib Axes
+    ``log`` counts show rare values (hot pixels, saturation); ``label`` overlays several on one
+    ``ax``; ``range`` defaults to the data's min and max.
     """
     values = check_array(image, "image", finite=True).ravel()
     if values.dtype == bool:
         values = values.astype(np.uint8)  # a mask: how many pixels are 0 and 1
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 3))
-    ax.hist(
-        values,
-        bins=bins,
-        range=range,
-        histtype="stepfilled" if label is None else "step",
-        log=log,
-        label=label,
-        alpha=0.9,
-    )
+    kind = "stepfilled" if label is None else "step"
+    ax.hist(values, bins=bins, range=range, histtype=kind, log=log, label=label, alpha=0.9)
     ax.set_xlabel("pixel value")
     ax.set_ylabel("pixel count")
     if title:
@@ -290,19 +211,7 @@ def histogram(
 
 
 def pixel_grid(image, *, ax=None, fmt: str = "{:g}", cmap: str = "gray", fontsize: int = 8):
-    """Show a small image as what it is: a grid of numbers, each written on its pixel.
-
-    Parameters
-    ----------
-    image : array_like
-        A small 2D array (a crop of at most 32 x 32 pixels stays readable).
-    fmt : str
-        Format of each value, e.g. ``"{:d}"`` or ``"{:.2f}"``.
-
-    Returns
-    -------
-    matplotlib Axes
-    """
+    """Show a small image (at most 32 x 32) as what it is: a grid of numbers, each on its pixel."""
     image = check_array(image, "image", ndim=2)
     if max(image.shape) > 32:
         raise ValueError(f"`image` must be at most 32 x 32 to stay readable, got {image.shape}")
@@ -312,15 +221,8 @@ def pixel_grid(image, *, ax=None, fmt: str = "{:g}", cmap: str = "gray", fontsiz
     middle = (lo + hi) / 2
     for (row, col), value in np.ndenumerate(image):
         colour = "black" if value > middle else "white"
-        ax.text(
-            col,
-            row,
-            fmt.format(value.item()),
-            ha="center",
-            va="center",
-            color=colour,
-            fontsize=fontsize,
-        )
+        text = fmt.format(value.item())
+        ax.text(col, row, text, ha="center", va="center", color=colour, fontsize=fontsize)
     ax.set_xticks(range(image.shape[1]))
     ax.set_yticks(range(image.shape[0]))
     ax.set_xlabel("column")
@@ -335,8 +237,7 @@ def pixel_grid(image, *, ax=None, fmt: str = "{:g}", cmap: str = "gray", fontsiz
 def headless() -> bool:
     """True when no live frontend can use widgets here.
 
-    That is: no IPython kernel, or the environment variable ``BIOIMAGE_COURSE_HEADLESS`` is set
-    (the course runner ``bioimage-course run`` and the test suite set it for their kernels).
+    No IPython kernel, or ``BIOIMAGE_COURSE_HEADLESS`` set (as the course runner and the tests do).
     """
     if os.environ.get(HEADLESS_ENV, "").strip().lower() not in ("", "0", "false", "no"):
         return True
@@ -367,42 +268,16 @@ def _draw_png(draw, values: dict) -> bytes:
 def interactive_figure(draw, /, *, inactive=None, **controls):
     """Show ``draw(**values)`` as one figure; in a live notebook, controls redraw that figure.
 
-    Introduced in notebook 02 (convolutions) and used by every notebook with an "explore" cell.
-    Headless (the course runner, nbval, a rendered copy) the cell shows the static figure of the
-    default values and creates no widget at all. In a live frontend (JupyterLab, Jupyter
-    Notebook, VS Code, Colab) it shows the controls above one image widget holding the figure;
-    moving a control redraws the figure in place.
+    Notebook 02 and every "explore" cell. Headless, the cell shows the static figure of ``draw``'s
+    defaults and makes no widget. Live, the controls sit above one image widget that a redraw
+    updates in place. Not ``ipywidgets.interact``: its Output widget makes headless executors
+    answer widget traffic on the channel they wait on, which can hang a run (nbclient issue 312);
+    an ``ipywidgets.Image`` update needs no answer, and its PNG shows on GitHub and nbviewer too.
 
-    Why not ``ipywidgets.interact``? ``interact`` captures the function's output in an *Output
-    widget*. A headless executor such as nbclient imitates that widget: for every output it
-    receives, it sends the widget's new state back to the kernel on the shell channel, while it
-    is itself waiting on that channel for the cell's reply. On a busy machine those exchanges
-    can leave the client waiting forever on a kernel that is already idle (nbclient issue 312),
-    so a notebook run hangs until the cell timeout. Here no Output widget exists: a redraw only
-    changes the ``value`` of an ``ipywidgets.Image``, a plain state update that no executor
-    answers. The figure's PNG also travels in the widget's display data, so a frontend that
-    cannot show widgets (GitHub, nbviewer, an executor that was not told it is headless) still
-    shows the figure.
+    ``controls`` as in ``interact`` (``(min, max, step)`` a slider, a list a dropdown, or a
+    widget), one per keyword of ``draw``; ``inactive`` maps a control to ``reason(values)``,
+    a string when it has no effect (the control is then disabled and the reason shown).
 
-    Parameters
-    ----------
-    draw : callable
-        ``draw(**values)`` returns a matplotlib Figure (or an Axes of one). Its keyword defaults
-        are the values of the static figure. A pure function: test it directly.
-    inactive : mapping of str to callable, optional
-        ``{name: reason(values)}``: where ``reason`` returns a string, control ``name`` has no
-        effect for the current values; it is disabled and the string is shown below the controls.
-    **controls
-        One control per keyword of ``draw``, as in ``interact``: ``(min, max, step)`` gives a
-        slider, a list gives a dropdown, or pass an ipywidgets widget.
-
-    Returns
-    -------
-    ipywidgets.VBox or None
-        The live widget, or None headless.
-
-    Examples
-    --------
     >>> import matplotlib
     >>> matplotlib.use("Agg")
     >>> def draw(gamma=1.0):
@@ -448,13 +323,12 @@ def _live_figure(draw, defaults: dict, controls: dict, inactive: dict):
             bundle["image/png"] = base64.b64encode(image.value).decode("ascii")
             return bundle
 
-    style = {"description_width": "initial"}
     boxes = {}
     for name, abbrev in controls.items():
         box = widgets.interactive.widget_from_abbrev(abbrev, defaults[name])
         if not box.description:
             box.description = name
-        box.style.description_width = style["description_width"]
+        box.style.description_width = "initial"
         if hasattr(box, "continuous_update"):
             box.continuous_update = False  # redraw on release: a busy kernel is not flooded
         boxes[name] = box
