@@ -1,19 +1,12 @@
 """Reading and writing microscopy images as TIFF/OME-TIFF, with axes and physical pixel size.
 
-Introduced in notebook 01 (digital images). A microscopy image is more than its pixels: the
-*metadata* say what each axis means (``"TZCYX"``: time, depth, channel, rows, columns) and how
-large a pixel is in micrometres. Without the pixel size, no measurement can be given in um.
+Notebook 01. A microscopy image is more than its pixels: the *metadata* say what each axis
+means (``"TZCYX"``: time, depth, channel, rows, columns) and how large a pixel is in
+micrometres; without it, no measurement can be given in um. Files are written as OME-TIFF
+(read by Fiji/Bio-Formats, napari, QuPath, OMERO), the pixel size also in the TIFF resolution
+tags. Reading never modifies a file and refuses a truncated one; writing never replaces a
+file unless asked and goes through a temporary file, so no half-written image is left.
 
-Files are written as OME-TIFF, the open format that Fiji/Bio-Formats, napari, QuPath and
-OMERO read, with the pixel size also in the TIFF resolution tags for simpler readers.
-Reading never modifies a file; writing refuses to replace a file unless ``overwrite=True`` and
-goes through a temporary file, so an interrupted write never leaves a half-written image.
-Reading converts sizes recorded in any OME unit (nm, mm, inch, ...) to um, and refuses a file
-that is truncated or holds fewer pages than its metadata declare, rather than returning
-something that looks like a different, valid image.
-
-Examples
---------
 >>> import tempfile, os, numpy as np
 >>> path = os.path.join(tempfile.mkdtemp(), "nuclei.ome.tif")
 >>> _ = write_tiff(path, np.zeros((2, 32, 48), np.uint16), axes="CYX", pixel_size_um=0.65,
@@ -45,24 +38,11 @@ AXES = "TZCYXS"  # the axis letters of OME-TIFF (S: samples of an RGB pixel)
 
 @dataclass(frozen=True)
 class ImageMetadata:
-    """What a microscopy file says about its pixels.
+    """What a microscopy file says about its pixels; None where it does not say.
 
-    Attributes
-    ----------
-    axes : str
-        One letter per array axis, e.g. ``"YX"``, ``"CYX"``, ``"TZCYX"``.
-    pixel_size_um : float or None
-        Size of a pixel in micrometres along X (columns), None when unknown. For the usual
-        square pixels it is the size along Y too.
-    z_step_um : float or None
-        Distance between z-slices in micrometres.
-    time_interval_s : float or None
-        Time between frames in seconds.
-    channel_names : tuple of str or None
-        One name per channel (``"DAPI"``, ``"GFP"``).
-    pixel_size_y_um : float or None
-        Size of a pixel in micrometres along Y (rows), where the file records it; it differs
-        from ``pixel_size_um`` only for pixels that are not square.
+    ``axes`` has one letter per array axis (``"YX"``, ``"CYX"``, ``"TZCYX"``); ``pixel_size_um``
+    is the size along X (columns), ``pixel_size_y_um`` along Y, which differs only for pixels
+    that are not square; ``z_step_um`` and ``time_interval_s`` separate slices and frames.
     """
 
     axes: str
@@ -101,28 +81,11 @@ def write_tiff(
     channel_names: list[str] | tuple[str, ...] | None = None,
     overwrite: bool = False,
 ) -> Path:
-    """Write ``data`` to an OME-TIFF file with its axes and physical sizes.
+    """Write ``data`` to an OME-TIFF file with its axes and physical sizes; returns the path.
 
-    Parameters
-    ----------
-    path : str or path-like
-        Destination; ``.ome.tif`` is the conventional suffix.
-    data : ndarray
-        The image, any numeric dtype that TIFF stores (uint8, uint16, float32, ...).
-    axes : str
-        One letter per dimension of ``data``, ending in ``"YX"``, e.g. ``"ZCYX"``.
-    pixel_size_um, z_step_um, time_interval_s : float, optional
-        Physical sizes: pixel size in X and Y, z-step (um) and frame interval (s).
-    channel_names : sequence of str, optional
-        One name per channel; requires a ``"C"`` axis.
-    overwrite : bool
-        Replace an existing file. Without it an existing file raises ``FileExistsError``
-        and is left untouched.
-
-    Returns
-    -------
-    pathlib.Path
-        The path written.
+    ``axes`` has one letter per dimension, ending in ``"YX"`` (``"ZCYX"``); ``channel_names``
+    needs a ``"C"`` axis, ``z_step_um`` a ``"Z"``, ``time_interval_s`` a ``"T"``. An existing
+    file raises ``FileExistsError`` and stays untouched unless ``overwrite``.
     """
     path = Path(path)
     data = check_array(data, "data", nonempty=True)
@@ -445,29 +408,11 @@ def _imagej_metadata(tif: tifffile.TiffFile, axes: str, where: str) -> dict:
 def read_tiff(path: str | os.PathLike) -> tuple[np.ndarray, ImageMetadata]:
     """Read a TIFF, OME-TIFF or ImageJ TIFF and its metadata; the file is never modified.
 
-    Parameters
-    ----------
-    path : str or path-like
-        The file to read.
-
-    Returns
-    -------
-    image : ndarray
-        The pixels, in the file's dtype.
-    metadata : ImageMetadata
-        Axes, pixel size (um, along X and along Y), z-step (um), frame interval (s) and channel
-        names, where the file records them (None otherwise). OME sizes in any unit of length
-        (nm, mm, inch, ...) are converted to um; a size in ``pixel`` units is read as unknown,
-        with a warning. Pixels that are not square are read, with a warning.
-
-    Raises
-    ------
-    FileNotFoundError
-        If ``path`` does not exist.
-    ValueError
-        If ``path`` is not a TIFF file; if it is damaged or truncated (a page, a tag or pixel
-        data beyond its end, fewer pages than its OME description declares); if a recorded
-        size has an unknown unit or is not a finite number > 0.
+    Returns the pixels in the file's dtype and an :class:`ImageMetadata`. OME sizes in any unit
+    of length are converted to um; a size in ``pixel`` units is read as unknown, and pixels that
+    are not square are read, each with a warning. ``ValueError`` for a file that is not a TIFF, is
+    damaged or truncated (beyond its end, fewer pages than its OME description declares), or
+    records a size in an unknown unit or not > 0.
     """
     path = Path(path)
     if not path.is_file():
