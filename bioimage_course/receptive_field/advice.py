@@ -1,7 +1,10 @@
 """From the receptive field to practice: training patch size and the overlap of tiles.
 
-Introduced in notebook 06 (receptive field); :func:`recommended_overlap` is the default overlap
-of tiled prediction in notebook 05.
+Notebook 06; :func:`recommended_overlap` is the default overlap of tiled prediction (05).
+
+>>> from bioimage_course.models import UNet
+>>> min_patch_size(UNet(depth=1, base_channels=2))
+18
 """
 
 from __future__ import annotations
@@ -20,27 +23,10 @@ def _round_up(value: int, multiple: int) -> int:
 def min_patch_size(model: nn.Module) -> int:
     """The smallest square training patch in which one output pixel sees its whole window.
 
-    Parameters
-    ----------
-    model : torch.nn.Module
-        As for :func:`receptive_field`.
+    The largest exact receptive field, rounded up to a size the model accepts. In such a patch
+    only pixels near the centre see real content; trained on smaller patches a network never
+    learns the context it could use, and large objects come out hollow. Take 2-4 times this.
 
-    Returns
-    -------
-    int
-        The largest exact receptive field over positions and axes, rounded up to a size the
-        model accepts (a multiple of ``2**depth`` for a U-Net).
-
-    Notes
-    -----
-    In a patch of this size only the pixels near its centre are computed from real image
-    content; the others partly see the zero padding at the patch border. A network trained on
-    smaller patches never learns to use the context it could see, and large objects come out
-    hollow. In practice take 2-4 times this size, so that most pixels of a patch see their full
-    window.
-
-    Examples
-    --------
     >>> from bioimage_course.models import UNet
     >>> min_patch_size(UNet(depth=3, base_channels=2))  # largest window 100, multiple of 8
     104
@@ -50,14 +36,10 @@ def min_patch_size(model: nn.Module) -> int:
 
 
 def context_margin(model: nn.Module) -> int:
-    """How far (in input pixels) the window of an output pixel reaches beyond it, at most.
+    """How far (input pixels) the window of an output pixel reaches beyond it, at most.
 
-    The largest of ``before`` and ``after`` of :func:`receptive_field_by_position` over both
-    axes: a pixel at least this far from an image or tile border is computed from real content
-    only.
+    A pixel at least this far from an image or tile border is computed from real content only.
 
-    Examples
-    --------
     >>> net = nn.Sequential(nn.Conv2d(1, 1, 5, padding=2), nn.Conv2d(1, 1, 3, padding=1))
     >>> context_margin(net)
     3
@@ -67,33 +49,13 @@ def context_margin(model: nn.Module) -> int:
 
 
 def recommended_overlap(model: nn.Module) -> int:
-    """Tile overlap for tiled prediction that makes tiles agree with whole-image prediction.
+    """Tile overlap that makes tiled prediction equal whole-image prediction.
 
-    Neighbouring tiles share ``overlap`` pixels; if each tile keeps only its own half of the
-    shared strip (discarding ``overlap // 2`` pixels at each inner border), every kept pixel is
-    at least :func:`context_margin` pixels from its tile's border, so it sees the same input as
-    in a prediction of the whole image. The overlap is also a multiple of the model's size
-    multiple (``2**depth`` for a U-Net), so tile origins stay on the pooling grid and every pixel
-    keeps its phase (:func:`receptive_field_by_position`).
+    ``2 * context_margin(model)``, rounded up to a multiple of ``2**depth`` so tile origins stay
+    on the pooling grid (each pixel keeps its phase, :func:`receptive_field_by_position`); see
+    :mod:`bioimage_course.patches` for the rule. Layers with image-wide statistics (group norm,
+    batch norm in training mode) break the equality whatever the overlap.
 
-    Parameters
-    ----------
-    model : torch.nn.Module
-        As for :func:`receptive_field`.
-
-    Returns
-    -------
-    int
-        ``2 * context_margin(model)`` rounded up to a multiple of the size multiple.
-
-    Notes
-    -----
-    Used by :mod:`bioimage_course.predict` as the default overlap. Layers whose output depends
-    on image-wide statistics (group or instance normalisation, batch normalisation in training
-    mode) break the equality whatever the overlap.
-
-    Examples
-    --------
     >>> from bioimage_course.models import UNet
     >>> model = UNet(depth=2, base_channels=2)
     >>> context_margin(model), recommended_overlap(model)
@@ -105,15 +67,6 @@ def recommended_overlap(model: nn.Module) -> int:
 def receptive_field_report(model: nn.Module, *, pixel_size_um: float | None = None) -> str:
     """A short text: textbook and exact receptive field, patch size and tile overlap advice.
 
-    Parameters
-    ----------
-    model : torch.nn.Module
-        As for :func:`receptive_field`.
-    pixel_size_um : float, optional
-        Pixel size of the images; adds the sizes in micrometres.
-
-    Examples
-    --------
     >>> from bioimage_course.models import UNet
     >>> print(receptive_field_report(UNet(depth=1, base_channels=2), pixel_size_um=0.5))
     receptive field (textbook): 18 px = 9 um

@@ -113,44 +113,13 @@ def receptive_field(model: nn.Module) -> ReceptiveField:
         r <- r + (k_eff - 1) * j      c <- c + ((k_eff - 1) / 2 - p) * j      j <- j * s
 
     Upsampling by ``s`` divides the jump by ``s``; a transposed convolution adds
-    ``(k_eff - s) * j / s`` (the average number of inputs per output is ``k_eff / s``), nearest
-    upsampling adds nothing and bilinear upsampling adds ``j`` (two inputs per output). Where
-    branches are concatenated (the U-Net's skip connections) the largest branch counts: for a
-    U-Net that is the path through the bottleneck.
+    ``(k_eff - s) * j / s``, nearest upsampling nothing, bilinear ``j``. Of concatenated branches
+    (skip connections) the largest counts. Exact for convolutions and poolings; after upsampling
+    an *average* (:func:`receptive_field_by_position`): ``13 * 2**depth - 8`` for the course's
+    U-Net. A layer whose pixel connections are unknown raises ``TypeError`` naming it. After
+    Araujo, Norris and Sim, "Computing receptive fields of convolutional neural networks",
+    Distill 2019.
 
-    Parameters
-    ----------
-    model : torch.nn.Module
-        An ``nn.Sequential`` of supported layers (see :data:`SUPPORTED`), or a
-        :class:`bioimage_course.models.UNet`.
-
-    Returns
-    -------
-    ReceptiveField
-        ``size``, ``jump`` and ``center`` as ``(rows, cols)`` tuples (ints where whole).
-
-    Raises
-    ------
-    TypeError
-        If the model contains a layer whose pixel connections are unknown here; the message
-        names the layer.
-
-    Notes
-    -----
-    For stacks of convolutions and poolings the recurrence is exact. After upsampling it is an
-    *average*: see :func:`receptive_field_by_position` for the exact window of every pixel. For
-    a U-Net with two 3x3 convolutions per level, 2x2 pooling and 2x2 transposed convolutions
-    it gives ``13 * 2**depth - 8``, the average of the exact windows over positions.
-
-    Normalisation layers count as pointwise. Group and instance normalisation also rescale each
-    feature map by statistics of the whole image, a global but unstructured dependence that a
-    receptive field does not describe.
-
-    References: A. Araujo, W. Norris, J. Sim, "Computing receptive fields of convolutional
-    neural networks", Distill 2019.
-
-    Examples
-    --------
     >>> net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(4, 1, 3))
     >>> receptive_field(net)
     ReceptiveField(size=(8, 8), jump=(2, 2), center=(3.5, 3.5))

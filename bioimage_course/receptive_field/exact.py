@@ -1,8 +1,12 @@
 """The exact receptive field: the input window of every output pixel, by index arithmetic.
 
-Introduced in notebook 06 (receptive field). With pooling followed by upsampling the window
-depends on the pixel's position modulo ``2**depth``; the textbook number of
-:func:`~bioimage_course.receptive_field.receptive_field` is only an average.
+Notebook 06. With pooling followed by upsampling the window depends on the pixel's position
+modulo ``2**depth``; the textbook :func:`~bioimage_course.receptive_field.receptive_field` is
+only an average.
+
+>>> from torch import nn
+>>> receptive_box(nn.Conv2d(1, 1, 3, padding=1), (0, 0))
+((-1, 2), (-1, 2))
 """
 
 from __future__ import annotations
@@ -65,31 +69,12 @@ def input_interval(graph, o: int) -> tuple[int, int] | None:
 
 
 def receptive_box(model: nn.Module, position: tuple[int, int]) -> tuple[tuple[int, int], ...]:
-    """The exact input window that output pixel ``position`` depends on.
+    """The exact input window ``((row_start, row_stop), (col_start, col_stop))`` of an output pixel.
 
-    Parameters
-    ----------
-    model : torch.nn.Module
-        As for :func:`receptive_field`.
-    position : (int, int)
-        ``(row, col)`` of the output pixel.
+    Half-open bounds in input pixels; near the border they extend past it (the zero padding).
+    Walking backwards one axis at a time, each layer maps its output indices to the input indices
+    they read; skip connections take the union. With dilation, pixels inside are not all read.
 
-    Returns
-    -------
-    ((row_start, row_stop), (col_start, col_stop))
-        Half-open bounds in input pixels (like ``range``), for an image large enough that the
-        window does not reach its border: near the border the window extends past it (those
-        inputs are the convolutions' zero padding).
-
-    Notes
-    -----
-    Computed by index arithmetic, one axis at a time: walking backwards from the output pixel,
-    each layer maps the set of its output indices to the set of input indices they read;
-    concatenated branches (skip connections) take the union. The window is the bounding box of
-    the result: with dilation, some pixels inside it are not read.
-
-    Examples
-    --------
     >>> net = nn.Sequential(nn.Conv2d(1, 1, 3, padding=1), nn.Conv2d(1, 1, 3, padding=1))
     >>> receptive_box(net, (10, 20))
     ((8, 13), (18, 23))
@@ -125,26 +110,10 @@ class PositionalReceptiveField(NamedTuple):
 def receptive_field_by_position(model: nn.Module, *, axis: int = 0) -> PositionalReceptiveField:
     """The exact receptive field of each output position modulo the network's period.
 
-    A network that pools by 2 three times and then upsamples back (a U-Net of depth 3) treats
-    output pixels differently depending on where they sit on the 8x8 pooling grid: the window of
-    pixel 0 and pixel 1 differ in size and in how far they reach left and right. The pattern
-    repeats with the period ``2**depth``.
+    A U-Net of depth 3 treats output pixels differently depending on where they sit on the 8x8
+    pooling grid: windows differ in size and in how far they reach either side. ``axis``: 0 rows,
+    1 columns.
 
-    Parameters
-    ----------
-    model : torch.nn.Module
-        As for :func:`receptive_field`.
-    axis : {0, 1}
-        0 for rows, 1 for columns.
-
-    Returns
-    -------
-    PositionalReceptiveField
-        ``period``, per-phase ``before``/``after``/``size`` arrays and the ``min`` and ``max``
-        size over positions.
-
-    Examples
-    --------
     >>> from bioimage_course.models import UNet
     >>> rf = receptive_field_by_position(UNet(depth=1, base_channels=2))
     >>> rf.period, rf.size.tolist()

@@ -21,11 +21,6 @@ from torch import nn
 
 from ..models import UNet
 
-# A network is reduced to a small graph whose nodes say how output indices map to input indices
-# along one axis: a layer (Op), layers one after the other (Chain) or branches whose outputs
-# are concatenated (Concat, the skip connection). All the layers handled here act separably on
-# rows and columns, so the bounding box of a 2D receptive field is the product of two 1D ones.
-
 POINTWISE_LAYERS = (
     nn.Identity,
     nn.ReLU,

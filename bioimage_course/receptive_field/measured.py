@@ -1,10 +1,12 @@
 """The measured receptive field: which input pixels change one output pixel, and how much.
 
-Introduced in notebook 06 (receptive field). :func:`dependency_mask` finds the input pixels
-with a non-zero gradient of one output pixel (in a copy of the network with positive weights,
-so nothing cancels); tests check that it equals the analytic box exactly.
-:func:`effective_receptive_field` measures what the network actually uses (Luo et al., 2016):
-the mean gradient magnitude, much smaller than the window and roughly Gaussian.
+Notebook 06. :func:`dependency_mask` finds the input pixels with a non-zero gradient of one
+output pixel (in a copy with positive weights, so nothing cancels); tests check it equals the
+analytic box exactly. :func:`effective_receptive_field` measures what the network actually
+uses (Luo et al., 2016): much smaller than the window and roughly Gaussian.
+
+>>> mask_box(np.ones((2, 2), bool))
+((0, 2), (0, 2))
 """
 
 from __future__ import annotations
@@ -50,14 +52,11 @@ class _MeanPool(nn.Module):
 def positive_probe(model: nn.Module) -> nn.Module:
     """A float64 copy of ``model`` in which every input pixel's influence is visible.
 
-    Convolution weights become positive constants and biases zero, so contributions can only
-    add, never cancel; max pooling becomes average pooling of the same geometry (a max pooling
-    passes the gradient to one input of its window only); normalisation layers become identities
-    (in evaluation mode batch normalisation is a per-pixel affine map anyway). The connections
-    between pixels, and so the receptive field, are unchanged. ``model`` itself is not modified.
+    Convolution weights become positive constants and biases zero (contributions only add);
+    max pooling becomes average pooling of the same geometry (a max passes the gradient to one
+    input only); normalisation layers become identities. The connections between pixels, and so
+    the receptive field, are unchanged; ``model`` itself is not modified.
 
-    Examples
-    --------
     >>> from bioimage_course.models import UNet
     >>> probe = positive_probe(UNet(depth=1, base_channels=2))
     >>> type(probe.pools[0]).__name__, probe.head.weight.dtype
@@ -119,29 +118,9 @@ def dependency_mask(
 ) -> np.ndarray:
     """Measure which input pixels an output pixel depends on: the non-zero input gradient.
 
-    The gradient is taken in :func:`positive_probe` of the model, so that no contribution cancels
-    by chance and no max pooling hides its non-maximal inputs.
+    Taken in :func:`positive_probe` of the model (copied, never modified) on an all-ones input of
+    ``input_shape``. One ``(row, col)`` gives a mask of ``input_shape``; several give a stack.
 
-    Parameters
-    ----------
-    model : torch.nn.Module
-        Any model mapping (N, C, H, W) to (N, C', H', W'); it is copied, never modified.
-    position : (int, int) or sequence of (int, int)
-        Output pixel(s) ``(row, col)``.
-    input_shape : (int, int)
-        Height and width of the (all-ones) input image.
-    channel : int
-        Output channel.
-    device : str or torch.device, optional
-        Where to compute (see :func:`bioimage_course.device.get_device`).
-
-    Returns
-    -------
-    numpy.ndarray of bool
-        Shape ``input_shape`` for one position, ``(n_positions, *input_shape)`` for several.
-
-    Examples
-    --------
     >>> net = nn.Sequential(nn.Conv2d(1, 1, 3, padding=1, dilation=1), nn.MaxPool2d(2))
     >>> mask = dependency_mask(net, (2, 2), input_shape=(8, 8))
     >>> np.argwhere(mask).min(axis=0).tolist(), np.argwhere(mask).max(axis=0).tolist()
@@ -174,8 +153,6 @@ def dependency_mask(
 def mask_box(mask: np.ndarray) -> tuple[tuple[int, int], ...]:
     """Half-open ``((row_start, row_stop), (col_start, col_stop))`` bounding box of ``mask``.
 
-    Examples
-    --------
     >>> mask_box(np.pad(np.ones((2, 3), bool), 1))
     ((1, 3), (1, 4))
     """
@@ -200,43 +177,13 @@ def effective_receptive_field(
 ) -> np.ndarray:
     """The effective receptive field: how strongly each input pixel moves one output pixel.
 
-    Luo et al. (2016) set the gradient of one output pixel to 1 and back-propagate to the input;
-    averaged over inputs, the gradient magnitude shows which part of the (theoretical) receptive
-    field the network really uses. It is roughly Gaussian and much smaller than the window:
-    the centre is reached through many paths, the border through few.
+    Luo et al. (NeurIPS 2016) back-propagate the gradient of one output pixel (default the
+    centre) to the input; averaged over inputs, its magnitude shows which part of the window the
+    network really uses: roughly Gaussian and much smaller, as the centre is reached through many
+    paths and the border through few. Inputs are ``images`` (normalised) or ``n_samples`` of
+    noise of ``input_shape`` (default just larger than :func:`min_patch_size`). The model runs in
+    eval mode on ``device`` and is left as it was. Returns the map, scaled to sum 1.
 
-    Parameters
-    ----------
-    model : torch.nn.Module
-        The network, with its own weights (random or trained). It is evaluated in evaluation
-        mode on ``device`` and left as it was (mode and device).
-    input_shape : (int, int), optional
-        Size of the random inputs; default a square just larger than :func:`min_patch_size`.
-    position : (int, int), optional
-        Output pixel; default the centre.
-    images : array_like, optional
-        Inputs to use instead of random noise: (N, H, W) or (N, C, H, W), already normalised.
-    n_samples : int
-        Number of random inputs (standard normal noise) when ``images`` is not given.
-    channel : int
-        Output channel.
-    rng : None, int or numpy.random.Generator
-        Seed for the random inputs.
-    device : str or torch.device, optional
-        Where to compute.
-
-    Returns
-    -------
-    numpy.ndarray of float64
-        Mean absolute input gradient, shape ``(H, W)``, scaled to sum to 1.
-
-    References
-    ----------
-    W. Luo, Y. Li, R. Urtasun, R. Zemel, "Understanding the effective receptive field in deep
-    convolutional neural networks", NeurIPS 2016.
-
-    Examples
-    --------
     >>> net = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.Conv2d(2, 1, 3, padding=1))
     >>> erf = effective_receptive_field(net, input_shape=(9, 9), rng=0)
     >>> erf.shape, round(float(erf.sum()), 6), int(np.count_nonzero(erf))
@@ -284,24 +231,10 @@ def default_center(shape: tuple[int, ...], center: Any) -> tuple[float, float]:
 def radial_profile(
     image: Any, *, center: tuple[float, float] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Mean of ``image`` over rings of width 1 pixel around ``center``.
+    """Mean of ``image`` over rings of width 1 around ``center`` (default the ERF's centre pixel).
 
-    Parameters
-    ----------
-    image : array_like
-        2D array, e.g. an effective receptive field.
-    center : (float, float), optional
-        ``(row, col)``; default ``(H // 2, W // 2)``, the pixel used by
-        :func:`effective_receptive_field`.
+    Ring ``k`` holds the pixels at distance ``[k - 0.5, k + 0.5)``; returns radii and means.
 
-    Returns
-    -------
-    radius, profile : numpy.ndarray
-        Ring radii 0, 1, 2, ... (pixels) and the mean value in each ring
-        (ring ``k`` holds pixels at distance in ``[k - 0.5, k + 0.5)``).
-
-    Examples
-    --------
     >>> rr, cc = np.mgrid[:5, :5]
     >>> radius, profile = radial_profile(np.hypot(rr - 2, cc - 2))
     >>> radius.tolist(), np.round(profile, 2).tolist()
@@ -320,17 +253,6 @@ def radial_profile(
 def erf_radius(erf: Any, *, mass: float = 0.95, center: tuple[float, float] | None = None) -> float:
     """Radius (pixels) of the smallest disc around ``center`` that holds ``mass`` of ``erf``.
 
-    Parameters
-    ----------
-    erf : array_like
-        Non-negative 2D map, e.g. from :func:`effective_receptive_field`.
-    mass : float
-        Fraction of the total, in (0, 1].
-    center : (float, float), optional
-        Default ``(H // 2, W // 2)``.
-
-    Examples
-    --------
     >>> erf = np.zeros((7, 7)); erf[3, 3] = 0.5; erf[3, 5] = 0.5
     >>> erf_radius(erf, mass=0.5), erf_radius(erf, mass=1.0)
     (0.0, 2.0)

@@ -1,6 +1,6 @@
 """Figures of the receptive field: windows on an image, windows by position, the ERF.
 
-Introduced in notebook 06 (receptive field).
+Notebook 06.
 """
 
 from __future__ import annotations
@@ -27,20 +27,10 @@ def plot_receptive_fields(
 ):
     """Draw receptive-field windows as squares over ``image`` at true scale.
 
-    Parameters
-    ----------
-    image : array_like
-        2D image.
-    boxes : mapping of str to model or box
-        Label -> a model (its :func:`receptive_box` at the image centre is drawn) or a box
-        ``((row_start, row_stop), (col_start, col_stop))``.
-    ax : matplotlib Axes, optional
-    pixel_size_um : float, optional
-        Adds the window size in micrometres to the legend, and a scale bar.
-    title : str, optional
+    ``boxes`` maps a label to a model (its :func:`receptive_box` at the image centre) or a box
+    ``((row_start, row_stop), (col_start, col_stop))``; ``pixel_size_um`` adds micrometres to the
+    legend and a scale bar.
 
-    Examples
-    --------
     >>> import matplotlib; matplotlib.use("Agg")
     >>> ax = plot_receptive_fields(np.zeros((32, 32)), {"3x3": ((15, 18), (15, 18))})
     >>> len(ax.patches)
@@ -91,17 +81,6 @@ def plot_receptive_fields(
 def plot_windows_by_position(model: nn.Module, *, axis: int = 0, ax=None, title: str | None = None):
     """Draw the exact window of each output position modulo the period as a horizontal bar.
 
-    Parameters
-    ----------
-    model : torch.nn.Module
-        As for :func:`receptive_field`.
-    axis : {0, 1}
-        Rows or columns.
-    ax : matplotlib Axes, optional
-    title : str, optional
-
-    Examples
-    --------
     >>> import matplotlib; matplotlib.use("Agg")
     >>> from bioimage_course.models import UNet
     >>> ax = plot_windows_by_position(UNet(depth=2, base_channels=1))
@@ -141,30 +120,10 @@ def plot_effective_receptive_field(
 ):
     """Show an effective receptive field beside its radial profile and a Gaussian of equal spread.
 
-    Parameters
-    ----------
-    erf : array_like
-        2D map from :func:`effective_receptive_field` (computed for its pixel ``(H//2, W//2)``).
-    box : ((int, int), (int, int)), optional
-        The analytic window (:func:`receptive_box`) drawn as a square for comparison.
-    mass : float
-        The disc holding this fraction of the ERF is drawn.
-    log : bool
-        Logarithmic axis for the profile, so that faint tails stay visible (a Gaussian is then
-        a parabola).
-    axes : pair of matplotlib Axes, optional
-        Where to draw the map and the profile; default a new figure.
-    title : str, optional
-        Title of the map panel.
+    The map (for its pixel ``(H//2, W//2)``) with the disc holding ``mass`` of it and, if given,
+    the analytic ``box``; the profile on a ``log`` axis (a Gaussian is then a parabola) with the
+    Gaussian of the same spread (:func:`gaussian_sigma`). Returns the Figure.
 
-    Returns
-    -------
-    matplotlib.figure.Figure
-        Two panels: the map, and the radial profile with the Gaussian of the same mass and
-        spread (:func:`gaussian_sigma`).
-
-    Examples
-    --------
     >>> import matplotlib; matplotlib.use("Agg")
     >>> rr, cc = np.mgrid[-8:9, -8:9]
     >>> fig = plot_effective_receptive_field(np.exp(-(rr**2 + cc**2) / 8.0))
