@@ -28,25 +28,11 @@ def check_array(
     nonempty: bool = True,
     numeric: bool = True,
 ) -> np.ndarray:
-    """Return ``x`` as a numpy array after checking its dimensions and content.
+    """Return ``x`` (array_like or a tensor, not None) as a numpy array after checking it.
 
-    Parameters
-    ----------
-    x : array_like
-        The value to check. Lists are accepted; ``None`` is not.
-    name : str
-        Argument name used in the error message.
-    ndim : int or iterable of int, optional
-        Allowed numbers of dimensions.
-    finite : bool
-        Reject NaN and infinite values.
-    nonempty : bool
-        Reject arrays with no elements.
-    numeric : bool
-        Require a boolean, integer or floating-point dtype.
+    ``ndim``: the allowed numbers of dimensions; ``finite`` rejects NaN and inf; ``nonempty``
+    arrays with no elements; ``numeric`` requires a bool, integer or float dtype.
 
-    Examples
-    --------
     >>> check_array([[1, 2], [3, 4]], "image", ndim=2).shape
     (2, 2)
     >>> check_array([1, 2], "image", ndim=(2, 3))
@@ -188,8 +174,7 @@ def check_in_range(
 def is_int(value: Any) -> bool:
     """Whether ``value`` is an integer: a Python int or a numpy integer, not a bool or a float.
 
-    A float such as ``3.0`` is not accepted where a count is expected: it usually comes from a
-    computation (a division, a mean) that should be rounded on purpose.
+    A float such as ``3.0`` usually comes from a computation that should be rounded on purpose.
 
     >>> is_int(3), is_int(np.int64(3)), is_int(3.0), is_int(True)
     (True, True, False, False)
@@ -198,8 +183,7 @@ def is_int(value: Any) -> bool:
 
 
 def check_int(value: Any, name: str, low: int | None = None, high: int | None = None) -> int:
-    """Return ``value`` as an int after checking that it is an integer (:func:`is_int`) in
-    ``[low, high]``.
+    """Return ``value`` as an int after checking that it is an integer in ``[low, high]``.
 
     >>> check_int(4, "depth", 1)
     4
@@ -242,8 +226,7 @@ def check_sizes(value: Any, name: str, ndim: int, low: int = 1) -> tuple[int, ..
 def check_strings(value: Any, name: str, *, example: str = "['a', 'b']") -> tuple[str, ...]:
     """Return ``value``, a list or tuple of strings, as a tuple; a single string is refused.
 
-    A string is itself a sequence (of letters), so accepting it would silently turn
-    ``"DAPI"`` into the four names ``D``, ``A``, ``P``, ``I``.
+    Accepting a string would silently turn ``"DAPI"`` into the names ``D``, ``A``, ``P``, ``I``.
 
     >>> check_strings(["DAPI", "GFP"], "channel_names")
     ('DAPI', 'GFP')
@@ -309,8 +292,8 @@ def check_range(value: Any, name: str) -> tuple[float, float]:
 def as_rng(rng: Any = None) -> np.random.Generator:
     """Normalise ``rng`` (None, an int seed or a Generator) to a ``numpy.random.Generator``.
 
-    A Generator is returned as is, so a caller's stream continues; helpers never touch
-    numpy's global random state.
+    A Generator is returned as is, so a caller's stream continues; numpy's global state is
+    never touched.
 
     >>> bool(as_rng(0).integers(10) == as_rng(0).integers(10))
     True

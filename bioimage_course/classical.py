@@ -1,7 +1,6 @@
 """The classical baseline: smooth, threshold, split into connected components.
 
-Introduced in notebook 01 (digital images: "how many cells can we count?") and used again as the
-baseline that a U-Net must beat (notebooks 05 and 07). Three steps, each a few lines:
+Notebook 01 ("how many cells can we count?"), and the baseline a U-Net must beat (05, 07):
 
 1. a Gaussian blur suppresses pixel noise, so one nucleus is not split into speckles;
 2. a threshold (Otsu's by default: the value that best separates the histogram into two
@@ -10,8 +9,6 @@ baseline that a U-Net must beat (notebooks 05 and 07). Three steps, each a few l
 
 Its blind spot is built in: two touching nuclei form one blob and are counted once.
 
-Examples
---------
 >>> import numpy as np
 >>> image = np.zeros((40, 40)); image[5:15, 5:15] = 100; image[25:35, 20:30] = 80
 >>> labels = threshold_segment(image, sigma_px=1)
@@ -36,25 +33,11 @@ def threshold_segment(
     min_area_px: int = 0,
     fill_holes: bool = True,
 ) -> np.ndarray:
-    """Label bright objects with blur + threshold + connected components.
+    """Label bright objects with blur + threshold + connected components (4-connected, int32).
 
-    Parameters
-    ----------
-    image : array_like
-        2D image, bright objects on a dark background.
-    sigma_px : float
-        Standard deviation of the Gaussian blur in pixels (0: no blur).
-    threshold : "otsu", "li", "triangle" or float
-        The threshold method, or a fixed value in the image's units (after the blur).
-    min_area_px : int
-        Objects smaller than this many pixels are removed (noise specks).
-    fill_holes : bool
-        Fill holes inside objects (dark nucleoli would otherwise punch holes).
-
-    Returns
-    -------
-    ndarray of int32
-        Labels 1..N for the objects, 0 for background (4-connectivity).
+    ``threshold`` is a method ("otsu", "li", "triangle") or a value in the image's units after
+    the blur; objects under ``min_area_px`` are removed; ``fill_holes`` keeps dark nucleoli from
+    punching holes.
     """
     image = check_array(image, "image", ndim=2, finite=True)
     sigma_px = check_in_range(sigma_px, "sigma_px", 0)

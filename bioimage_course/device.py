@@ -1,10 +1,12 @@
 """Where computations run: CPU, an NVIDIA GPU (CUDA) or an Apple GPU (MPS).
 
-Introduced in every notebook's second cell. All GPU decisions of the course are made here, so the
-rest of the package only ever asks :func:`get_device` and :func:`use_amp`.
+Every notebook's second cell. All GPU decisions of the course are made here: the rest of the
+package asks :func:`get_device`, :func:`use_amp` and :func:`prefers_channels_last`.
+``BIOIMAGE_COURSE_DEVICE`` forces a device (``cpu``, ``cuda``, ``cuda:1``, ``mps``); without
+it the fastest available one is chosen: CUDA, then MPS, then CPU.
 
-The environment variable ``BIOIMAGE_COURSE_DEVICE`` forces a device (``cpu``, ``cuda``,
-``cuda:1``, ``mps``); without it the fastest available one is chosen: CUDA, then MPS, then CPU.
+>>> get_device("cpu")
+device(type='cpu')
 """
 
 from __future__ import annotations
@@ -29,21 +31,10 @@ def _mps_available() -> bool:
 
 
 def get_device(device: str | torch.device | None = None) -> torch.device:
-    """Return the torch device to compute on.
+    """Return the torch device to compute on (``None``: the variable, else the fastest available).
 
-    Parameters
-    ----------
-    device : str or torch.device, optional
-        An explicit choice. ``None`` reads ``BIOIMAGE_COURSE_DEVICE`` and otherwise picks CUDA,
-        then MPS, then CPU.
+    A device string that is invalid or not available here raises ``ValueError``.
 
-    Raises
-    ------
-    ValueError
-        If the requested device is not a valid device string or is not available here.
-
-    Examples
-    --------
     >>> get_device("cpu")
     device(type='cpu')
     """
@@ -80,11 +71,10 @@ def get_device(device: str | torch.device | None = None) -> torch.device:
 
 
 def use_amp(device: torch.device | str | None = None) -> bool:
-    """Whether mixed precision (float16 autocast + gradient scaling) should be used.
+    """Whether mixed precision (float16 autocast + gradient scaling) should be used: CUDA only.
 
-    Only on CUDA: there it roughly doubles throughput on tensor cores. On CPU, bfloat16 autocast
-    is slower than float32 for the small models of this course, and MPS autocast support varies
-    between PyTorch versions, so both stay in float32.
+    On tensor cores it roughly doubles throughput; on CPU bfloat16 is slower than float32 for
+    these small models, and MPS autocast support varies between PyTorch versions.
 
     >>> use_amp("cpu")
     False
@@ -111,10 +101,8 @@ def grad_scaler(device: torch.device | str | None = None) -> torch.amp.GradScale
 def prefers_channels_last(device: str | torch.device | None = None) -> bool:
     """Whether convolutions run faster with the channels-last memory layout on ``device``.
 
-    Channels-last stores the channels of a pixel next to each other (N, H, W, C in memory),
-    the layout GPU tensor cores and the CPU's oneDNN convolutions work in; for the small
-    U-Nets of this course a training step on the CPU is about 20 % faster with it. On Apple
-    GPUs (MPS) support varies between PyTorch versions, so the default layout is kept there.
+    Channels-last (N, H, W, C in memory) is the layout of GPU tensor cores and the CPU's oneDNN;
+    a CPU training step of the course's U-Nets is about 20 % faster with it. Not on MPS.
 
     >>> prefers_channels_last("cpu")
     True
@@ -140,9 +128,8 @@ def to_device(
 def evaluating(model: torch.nn.Module, *, gradients: bool = False) -> Iterator[torch.nn.Module]:
     """Run ``model`` for inference: eval mode, no gradients; its mode is restored afterwards.
 
-    Eval mode makes dropout a no-op and batch norm use its running statistics, so a
-    prediction does not depend on the rest of the batch. ``gradients=True`` keeps autograd on
-    (to differentiate the output with respect to the input, notebook 06).
+    Eval mode turns dropout off and makes batch norm use its running statistics, so a prediction
+    does not depend on the rest of the batch. ``gradients=True`` keeps autograd (notebook 06).
 
     >>> model = torch.nn.Dropout(0.5)
     >>> with evaluating(model):
@@ -175,10 +162,9 @@ def is_channels_last(model: torch.nn.Module) -> bool:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python's, numpy's and torch's global generators (CPU and all GPUs).
+    """Seed Python's, numpy's and torch's global generators (CPU and all GPUs), for notebooks.
 
-    Used at the top of notebooks so that a run is reproducible. Library functions never rely on
-    global state: they take ``rng``/``seed`` arguments.
+    Library functions never rely on global state: they take ``rng``/``seed`` arguments.
     """
     seed = check_int(seed, "seed")
     random.seed(seed)
@@ -187,10 +173,7 @@ def seed_everything(seed: int) -> None:
 
 
 def describe_device(device: torch.device | str | None = None) -> str:
-    """A short human-readable summary of the software and of what computation will run on.
-
-    Shown in every notebook's second cell and by ``bioimage-course info``.
-    """
+    """What will compute, and with which software (the device cell, ``bioimage-course info``)."""
     dev = get_device(device)
     lines = [
         f"Python {platform.python_version()}, torch {torch.__version__}, numpy {np.__version__}",

@@ -1,10 +1,7 @@
 """Label images: one integer per object, 0 for background.
 
-Introduced in notebook 01 (counting nuclei); the metrics of notebook 07 and the synthetic data
-renumber label images with :func:`relabel_sequential`.
+Notebook 01; the metrics (07) and the synthetic data renumber with :func:`relabel_sequential`.
 
-Examples
---------
 >>> import numpy as np
 >>> labels = np.array([[0, 7, 7], [3, 0, 9]])
 >>> relabelled, ids = relabel_sequential(labels)

@@ -1,15 +1,10 @@
-"""Pixel values: data types, bit depth, quantization and the display lookup table.
+"""Pixel values: data types, bit depth, quantization and the display lookup table (notebook 01).
 
-Introduced in notebook 01 (digital images). A camera turns photons into integers. How many
-different integers it can record is its *bit depth*: 8 bits give 256 grey levels (0-255), 12 bits
-4096 (0-4095, usually stored in a 16-bit ``uint16`` array), 16 bits 65536. Brighter light than
-the largest level is *saturated*: it is recorded as the largest level and the real value is lost.
+A camera turns photons into integers; its *bit depth* says how many: 8 bits give 256 grey
+levels, 12 bits 4096 (stored in ``uint16``), 16 bits 65536. Light brighter than the largest
+level is *saturated*: recorded as that level, its real value lost. A screen then maps values
+between two *contrast limits* to brightness (a LUT): that changes the picture, never the data.
 
-What a screen shows is a separate step: a lookup table (LUT) maps values between two *contrast
-limits* to display brightness. Changing the contrast changes the picture, never the data.
-
-Examples
---------
 >>> import numpy as np
 >>> integer_range(np.uint8), integer_range(np.uint16), levels(12)
 ((0, 255), (0, 65535), 4096)
@@ -56,28 +51,11 @@ def quantize(
     vmin: float | None = None,
     vmax: float | None = None,
 ) -> np.ndarray:
-    """Map ``image`` linearly onto the ``2**bits`` levels of an ideal detector.
+    """Map ``image`` linearly onto the ``2**bits`` levels (1 to 16 bits) of an ideal detector.
 
-    Values at or below ``vmin`` become 0, values at or above ``vmax`` become ``2**bits - 1``
-    (saturation); in between, each value is rounded to the nearest level.
+    ``vmin`` and below become 0, ``vmax`` and above ``2**bits - 1`` (saturation; defaults: the
+    image's min and max); in between, each value is rounded to the nearest level.
 
-    Parameters
-    ----------
-    image : array_like
-        Any real-valued image.
-    bits : int
-        Bit depth, 1 to 16.
-    vmin, vmax : float, optional
-        The intensities recorded as the lowest and the highest level; default the image's
-        minimum and maximum.
-
-    Returns
-    -------
-    ndarray of uint8 (bits <= 8) or uint16
-        The level of each pixel.
-
-    Examples
-    --------
     >>> quantize(np.linspace(0, 1, 5), bits=2)
     array([0, 1, 2, 2, 3], dtype=uint8)
     """
@@ -126,16 +104,8 @@ def apply_lut(image, vmin: float, vmax: float, *, gamma: float = 1.0) -> np.ndar
 def saturated_fraction(image, *, bits: int | None = None) -> float:
     """Fraction of pixels at the largest recordable value (saturated: true value unknown).
 
-    Parameters
-    ----------
-    image : array_like of int
-        Raw detector values.
-    bits : int, optional
-        Detector bit depth when it is smaller than the dtype (a 12-bit camera stores values up
-        to 4095 in ``uint16``). Default: the dtype's maximum.
+    ``bits`` when the detector has fewer than its dtype (a 12-bit camera in ``uint16``).
 
-    Examples
-    --------
     >>> saturated_fraction(np.array([0, 4095, 4095, 12], np.uint16), bits=12)
     0.5
     """
