@@ -1,9 +1,10 @@
 """Intensity transforms: they change the image, never the labels (notebook 04).
 
 Noise, brightness and contrast, gamma, blur and cut-out holes imitate what another exposure
-or another microscope would have recorded. Each parameter is a range ``(low, high)`` or one
-number ``x``: ``(0, x)`` for sizes, ``(-x, x)`` for offsets, log-uniform
-``(1 / (1 + x), 1 + x)`` for factors.
+or another microscope would have recorded. Parameters are ranges ``(low, high)`` to draw
+from; one number ``x`` stands for ``(0, x)`` (``std``, ``sigma_px``), ``(-x, x)``
+(``brightness``) or log-uniform ``(1 / (1 + x), 1 + x)`` (``contrast``, ``gamma``), and is
+a fixed value for ``photons``, ``n_holes`` and ``size_px``.
 
 >>> import numpy as np
 >>> GaussianNoise(std=0.1)(np.zeros((2, 2)), np.ones((2, 2), int), rng=0)[1]
@@ -71,9 +72,9 @@ class GaussianNoise(_IntensityTransform):
 class PoissonNoise(_IntensityTransform):
     """Add photon shot noise: as if the image had been recorded with fewer photons.
 
-    ``photons`` per unit of intensity (log-uniform from a range; for [0, 1] images 10 is very
-    noisy, 1000 mild). ``g * x`` expected photons have variance ``g * x``, in image units
-    ``x / g``; the noise is added to the positive part only, so negative values stay.
+    ``photons`` per unit of intensity, drawn log-uniformly (for [0, 1] images 10 is very noisy,
+    1000 mild). ``g * x`` expected photons have variance ``g * x``, in image units ``x / g``;
+    the noise is added to the positive part only, so negative values stay.
 
     >>> import numpy as np
     >>> out, _ = PoissonNoise(photons=100)(np.full((200, 200), 0.5), rng=0)
