@@ -278,7 +278,7 @@ def _exercise_problems(nb: nbformat.NotebookNode, number: str) -> list[str]:
                 f"exercise {eid}: task says {kind}, ~{minutes} min; check says "
                 f"{ex.kind}, ~{ex.minutes} min"
             )
-        missing = [n for n in ex.needs if f"`{n}`" not in task]
+        missing = [n for n in ex.needs if not re.search(rf"`{re.escape(n)}(`|[^\w`][^`]*`)", task)]
         if missing:
             problems.append(f"exercise {eid}: the task does not name {missing} in backticks")
     return problems

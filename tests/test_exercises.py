@@ -116,14 +116,14 @@ AUDIT_CELL = """
 import json as _json
 from bioimage_course import check as _check
 _report = {}
-for _ex in _check.exercises("{number}"):
+for _ex in _check.exercises("NUMBER"):
     _texts = set()
     for _v in _ex.solution_values:
         _texts |= renderings(_v)
     _messages = [_ex.evaluate(dict(_a.values))[1] for _a in _ex.wrong]
-    _messages.append(_ex.evaluate({{}})[1])
-    _report[_ex.id] = {{"passed": bool(_ex.passed), "texts": sorted(_texts),
-                       "messages": _messages}}
+    _messages.append(_ex.evaluate({})[1])
+    _report[_ex.id] = {"passed": bool(_ex.passed), "texts": sorted(_texts),
+                       "messages": _messages}
 print("AUDIT" + _json.dumps(_report))
 """
 
@@ -139,7 +139,7 @@ def test_no_message_reveals_a_solution_value(path):
     nb.cells = nb.cells[: last + 1]
     helper = "import re\n" + inspect.getsource(renderings)
     nb.cells.append(nbformat.v4.new_code_cell(helper))
-    nb.cells.append(nbformat.v4.new_code_cell(AUDIT_CELL.format(number=path.name[:2])))
+    nb.cells.append(nbformat.v4.new_code_cell(AUDIT_CELL.replace("NUMBER", path.name[:2])))
     NotebookClient(
         nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
     ).execute()
