@@ -298,7 +298,8 @@ def course_notebooks(folder: str | Path, *, strict: bool = False) -> list[Path]:
 
 BEGIN_SOLUTION = "### BEGIN SOLUTION"
 END_SOLUTION = "### END SOLUTION"
-SCAFFOLD = "#>"
+# "#> code", or "# > code" as ruff format writes it: a line of the scaffold shown to students
+SCAFFOLD = re.compile(r"^(?P<indent>\s*)# ?>(?: |$)(?P<code>.*)$")
 FINISH_CALL = re.compile(r"check\.finish\(\s*([\"'])(\d\d)\1\s*(?:,\s*strict\s*=\s*True\s*)?\)")
 
 
@@ -306,7 +307,8 @@ def student_cell(source: str) -> str:
     """The student version of an exercise cell: each solution block replaced by its scaffold.
 
     A solution block runs from a ``### BEGIN SOLUTION`` line to a ``### END SOLUTION`` line.
-    The ``#>`` lines after it (up to the next block) are its scaffold: uncommented, they take
+    The ``#>`` lines after it (up to the next block) are its scaffold (``# >``, as ``ruff
+    format`` rewrites them, counts too): uncommented, they take
     the block's place; a block without scaffold becomes ``# your code here``. All other lines
     stay, so the learner sees the setup and the check call.
 
@@ -336,12 +338,11 @@ def student_cell(source: str) -> str:
     scaffolds: list[list[str]] = [[] for _ in blocks]
     owner = {}  # line index -> block whose scaffold it is (the last block above it)
     for i, line in enumerate(lines):
-        if line.lstrip().startswith(SCAFFOLD) and not any(a <= i <= b for a, b in blocks):
+        scaffold = SCAFFOLD.match(line)
+        if scaffold and not any(a <= i <= b for a, b in blocks):
             k = max([n for n, (a, _) in enumerate(blocks) if a < i], default=0)
             owner[i] = k
-            pad = line[: len(line) - len(line.lstrip())]
-            text = line.lstrip()[len(SCAFFOLD) :]
-            scaffolds[k].append(pad + (text[1:] if text.startswith(" ") else text))
+            scaffolds[k].append(scaffold["indent"] + scaffold["code"])
     out = []
     for i, line in enumerate(lines):
         starts = [n for n, (a, _) in enumerate(blocks) if a == i]

@@ -161,6 +161,11 @@ def test_student_cell_replaces_the_solution_by_its_scaffold():
     )
 
 
+def test_student_cell_reads_scaffolds_as_ruff_format_writes_them():
+    formatted = SOLUTION_CELL.replace("#> ", "# > ")
+    assert student_cell(formatted) == student_cell(SOLUTION_CELL)
+
+
 def test_student_cell_without_scaffold_and_indented_blocks():
     source = "def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\nf()"
     assert student_cell(source) == "def f():\n    # your code here\nf()"
