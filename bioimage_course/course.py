@@ -349,6 +349,9 @@ def student_cell(source: str) -> str:
         if starts:
             indent = line[: len(line) - len(line.lstrip())]
             out += scaffolds[starts[0]] or [f"{indent}# your code here"]
+            a, b = blocks[starts[0]]
+            body = lines[a + 1 : b]
+            out += [""] * (len(body) - len("\n".join(body).rstrip("\n ").split("\n")))
         elif i not in owner and not any(a <= i <= b for a, b in blocks):
             out.append(line)
     return "\n".join(out)
