@@ -9,8 +9,14 @@ Every notebook of the course
 3. ends with a ``## Checks`` section whose code cells ``assert`` what the lesson claimed;
 4. is stored without outputs, named ``NN_topic.ipynb`` with consecutive numbers from 01.
 
-:func:`notebook_problems` lists the ways a notebook breaks this contract (the test suite runs
-it on every notebook); :func:`build_notebook` makes a notebook that follows it.
+5. follows the session design: objectives, time and prerequisites in the title cell, sections
+   marked core / optional / bonus, key points before the checks, and at least three exercises
+   of two kinds or more, each checked by :mod:`bioimage_course.check`.
+
+:func:`notebook_problems` and :func:`session_problems` list the ways a notebook breaks this
+contract (the test suite runs them on every notebook); :func:`build_notebook` makes a notebook
+that follows the first four points. :func:`student_version` turns a solution notebook into the
+one students get: solutions replaced by scaffolds, and a "Run all" that reaches the end.
 """
 
 from __future__ import annotations
