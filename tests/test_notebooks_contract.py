@@ -109,6 +109,8 @@ def _checkout(root):
     (root / "notebooks").mkdir(parents=True)
     nbformat.write(build_notebook("# 01 · Demo", []), root / "notebooks" / "01_demo.ipynb")
     (root / "README.md").write_text(f"[badge]({colab_url('01_demo.ipynb')})\n")
+    (root / STUDENT_FOLDER).mkdir()
+    nbformat.write(build_notebook("# 01 · Demo", []), root / STUDENT_FOLDER / "01_demo.ipynb")
     (root / "bioimage_course").mkdir()
     init = root / "bioimage_course" / "__init__.py"
     init.write_text(f'REPO_URL = "{REPO_URL}"\n')
@@ -124,7 +126,12 @@ def test_set_repo_repoints_a_fork_and_nothing_outside_it(tmp_path):
     fork = "https://github.com/someone/my-course"
     changed = set_repo(fork, tmp_path)
     assert sorted(changed) == sorted(
-        [init, tmp_path / "README.md", tmp_path / "notebooks" / "01_demo.ipynb"]
+        [
+            init,
+            tmp_path / "README.md",
+            tmp_path / "notebooks" / "01_demo.ipynb",
+            tmp_path / STUDENT_FOLDER / "01_demo.ipynb",
+        ]
     )
     assert colab_url("01_demo.ipynb", fork) in (tmp_path / "README.md").read_text()
     assert fork in (tmp_path / "notebooks" / "01_demo.ipynb").read_text()
