@@ -1,0 +1,92 @@
+"""Paired denoising: low-SNR inputs, high-SNR targets, and the loss a denoiser learns with.
+
+Introduced in notebook 07 (metrics). A restoration network learns from *pairs*: the same field
+imaged with little light (the input) and with plenty (the target). What it learns depends on
+the loss:
+
+- the **MSE** (mean squared error, the L2 loss) is smallest for the *mean* of what the target
+  could be at a pixel;
+- the **MAE** (mean absolute error, the L1 loss) is smallest for the *median*.
+
+They agree when the target's errors are small and symmetric; they differ when the targets
+contain outliers, such as the hot pixels and cosmic-ray hits of a real camera:
+the mean is pulled towards them, the median is not.
+
+Examples
+--------
+>>> noisy, target, clean = denoising_pair((32, 32), outliers=0.05, rng=0)
+>>> noisy.shape, float(clean.min()), float(clean.max())
+((32, 32), 0.0, 1.0)
+>>> round(float(np.mean(target != clean)), 2)
+0.05
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional
+
+from ._validate import as_rng, check_choice, check_in_range
+from .data import make_scene, render_nuclei
+from .models import UNet
+from .training import fit
+
+__all__ = ["DENOISING_LOSSES", "denoising_pair", "train_denoiser"]
+
+DENOISING_LOSSES = {"mse": functional.mse_loss, "mae": functional.l1_loss}
+
+
+def denoising_pair(
+    shape: tuple[int, int] = (64, 64), *, photons: float = 20.0, outliers: float = 0.0,
+    rng: Any = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """One field of nuclei imaged twice: with ``photons`` at the brightest spot, and with plenty.
+
+    Parameters
+    ----------
+    shape : (int, int)
+        Image shape.
+    photons : float
+        Photons per pixel at the brightest point of the low-SNR image (shot noise only).
+    outliers : float
+        Fraction of the target's pixels set to 1.0 at random places (hot pixels, cosmic rays).
+    rng : None, int or numpy.random.Generator
+        Source of randomness (scene and noise).
+
+    Returns
+    -------
+    noisy, target, clean : ndarray of float32
+        The low-SNR input, the high-SNR target (with its outliers) and the clean image, in [0, 1].
+    """
+    photons = check_in_range(photons, "photons", 0, low_inclusive=False)
+    outliers = check_in_range(outliers, "outliers", 0, 1)
+    rng = as_rng(rng)
+    scene = make_scene(shape, rng=rng)
+    bright, _ = render_nuclei(scene, rng=rng, photons=5000, bit_depth=16)
+    bright = bright.astype(np.float64)
+    clean = (bright - bright.min()) / max(float(np.ptp(bright)), 1e-12)
+    noisy = rng.poisson(clean * photons) / photons
+    target = np.where(rng.random(clean.shape) < outliers, 1.0, clean)
+    return noisy.astype(np.float32), target.astype(np.float32), clean.astype(np.float32)
+
+
+def train_denoiser(
+    pairs, *, loss: str = "mse", epochs: int = 20, depth: int = 2, base_channels: int = 8,
+    lr: float = 3e-3, seed: int = 0, device=None,
+) -> UNet:  # fmt: skip
+    """A small U-Net trained on (input, target) pairs with the L2 (``"mse"``) or L1 (``"mae"``) loss.
+
+    The U-Net's output is used as it is (no sigmoid): a regression of intensities.
+    Predict with ``predict_image(model, image, output="logits")``.
+    """
+    check_choice(loss, "loss", DENOISING_LOSSES)
+    torch.manual_seed(seed)
+    model = UNet(depth=depth, base_channels=base_channels)
+    fit(
+        model, list(pairs), epochs=epochs, batch_size=8, lr=lr, loss=DENOISING_LOSSES[loss],
+        seed=seed, device=device, progress=False, plot=False,
+    )  # fmt: skip
+    return model
