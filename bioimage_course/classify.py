@@ -63,7 +63,9 @@ def object_crops(image, labels, size: int) -> tuple[np.ndarray, np.ndarray]:
     labels = check_label_ids(labels, "labels", ndim=2)
     size = check_int(size, "size", low=1)
     if image.shape != labels.shape:
-        raise ValueError(f"`labels` must have the shape of `image` {image.shape}, got {labels.shape}")
+        raise ValueError(
+            f"`labels` must have the shape of `image` {image.shape}, got {labels.shape}"
+        )
     ids = np.unique(labels[labels > 0])
     centres = np.array(ndi.center_of_mass(labels > 0, labels, ids)).reshape(-1, 2)
     crops, kept = [], []

@@ -77,7 +77,7 @@ def train_denoiser(
     pairs, *, loss: str = "mse", epochs: int = 20, depth: int = 2, base_channels: int = 8,
     lr: float = 3e-3, seed: int = 0, device=None,
 ) -> UNet:  # fmt: skip
-    """A small U-Net trained on (input, target) pairs with the L2 (``"mse"``) or L1 (``"mae"``) loss.
+    """A small U-Net trained on (input, target) pairs with ``loss="mse"`` (L2) or ``"mae"`` (L1).
 
     The U-Net's output is used as it is (no sigmoid): a regression of intensities.
     Predict with ``predict_image(model, image, output="logits")``.

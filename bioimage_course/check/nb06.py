@@ -23,9 +23,16 @@ def _window_stack() -> nn.Sequential:
     )
 
 
-@exercise("06.1", needs=("my_prediction",), kind="predict then run", minutes=5,
-          wrong=[Attempt({"my_prediction": 13}, hint_contains="jump"),
-                 Attempt({"my_prediction": 11}, hint_contains="pooling")])  # fmt: skip
+@exercise(
+    "06.1",
+    needs=("my_prediction",),
+    kind="predict then run",
+    minutes=5,
+    wrong=[
+        Attempt({"my_prediction": 13}, hint_contains="jump"),
+        Attempt({"my_prediction": 11}, hint_contains="pooling"),
+    ],
+)
 def predict_window(my_prediction):
     if not isinstance(my_prediction, (int, float, np.integer, np.floating)):
         raise Hint("`my_prediction` must be a number of pixels, e.g. 17")
@@ -33,13 +40,17 @@ def predict_window(my_prediction):
     if my_prediction == answer:
         return "each pooling doubles the jump, so later kernels reach further."
     if my_prediction == 11:  # kernels only
-        raise Hint("a pooling layer is a layer too: a 2x2 window adds (2 - 1) * jump and doubles the jump")
+        raise Hint(
+            "a pooling layer is a layer too: a 2x2 window adds (2 - 1) * jump and doubles the jump"
+        )
     if my_prediction < answer:
         raise Hint(
             "too small: after each pooling one kernel step spans `jump` input pixels, so a "
             "layer adds (kernel - 1) * jump, not (kernel - 1)"
         )
-    raise Hint("too large: start at r = 1, add (kernel - 1) * jump per layer, double the jump per pooling")
+    raise Hint(
+        "too large: start at r = 1, add (kernel - 1) * jump per layer, double the jump per pooling"
+    )
 
 
 def _random_stacks(rng: np.random.Generator, n: int = 12):
@@ -70,9 +81,16 @@ def _jump_first(layers):
     return r
 
 
-@exercise("06.2", needs=("receptive_field_size",), kind="write the function", minutes=10,
-          wrong=[Attempt({"receptive_field_size": _no_jump}, hint_contains="jump"),
-                 Attempt({"receptive_field_size": _jump_first}, hint_contains="before")])  # fmt: skip
+@exercise(
+    "06.2",
+    needs=("receptive_field_size",),
+    kind="write the function",
+    minutes=10,
+    wrong=[
+        Attempt({"receptive_field_size": _no_jump}, hint_contains="jump"),
+        Attempt({"receptive_field_size": _jump_first}, hint_contains="before"),
+    ],
+)
 def receptive_field_size(receptive_field_size):
     if receptive_field_size([(3, 1)]) != 3:
         raise Hint("one 3x3 convolution sees 3 pixels: start at r = 1 and add (kernel - 1) * jump")
@@ -81,7 +99,9 @@ def receptive_field_size(receptive_field_size):
         if got == expected:
             continue
         if got == _no_jump(layers):
-            raise Hint("the jump is missing: after a stride-2 layer each kernel step spans 2 input pixels")
+            raise Hint(
+                "the jump is missing: after a stride-2 layer each kernel step spans 2 input pixels"
+            )
         if got == _jump_first(layers):
             raise Hint(
                 "a layer's kernel steps are spaced by the jump *before* its own stride: "
@@ -95,23 +115,35 @@ def _margin_only(model):
     return rf.context_margin(model)
 
 
-@exercise("06.3", needs=("tile_overlap_fixed",), kind="find the bug", minutes=8,
-          wrong=[Attempt({"tile_overlap_fixed": _margin_only}, hint_contains="half"),
-                 Attempt({"tile_overlap_fixed": lambda m: 2 * rf.context_margin(m) + 1},
-                         hint_contains="multiple")])  # fmt: skip
+@exercise(
+    "06.3",
+    needs=("tile_overlap_fixed",),
+    kind="find the bug",
+    minutes=8,
+    wrong=[
+        Attempt({"tile_overlap_fixed": _margin_only}, hint_contains="half"),
+        Attempt(
+            {"tile_overlap_fixed": lambda m: 2 * rf.context_margin(m) + 1}, hint_contains="multiple"
+        ),
+    ],
+)
 def tile_overlap(tile_overlap_fixed):
     for depth in (1, 2, 3, 4):
         model = UNet(depth=depth, base_channels=1)
         overlap, margin, period = tile_overlap_fixed(model), rf.context_margin(model), 2**depth
         if not isinstance(overlap, (int, np.integer)):
-            raise Hint(f"the overlap must be a whole number of pixels, got {type(overlap).__name__}")
+            raise Hint(
+                f"the overlap must be a whole number of pixels, got {type(overlap).__name__}"
+            )
         if overlap // 2 < margin:
             raise Hint(
                 "each of two neighbouring tiles keeps only the half of the overlap nearest its "
                 "centre: that half must cover the window's reach"
             )
         if overlap % period:
-            raise Hint("the overlap must be a multiple of 2**depth, so that tiles stay on the pooling grid")
+            raise Hint(
+                "the overlap must be a multiple of 2**depth, so that tiles stay on the pooling grid"
+            )
         if overlap > 2 * margin + period:
             raise Hint("larger than needed: every extra pixel of overlap is computed twice")
     return "predict_tiled uses the same rule for its default overlap."
@@ -124,10 +156,16 @@ def _explained(text, concepts: tuple[str, ...], *, words: int = 15) -> None:
         raise Hint("your explanation should say what happens to the pixels at a nucleus' edge")
 
 
-@exercise("06.4", needs=("coarsest_pixel_um", "explanation"), kind="tune and explain", minutes=8,
-          wrong=[Attempt({"coarsest_pixel_um": 10.4, "explanation": "x " * 20}, hint_contains="pixels"),
-                 Attempt({"coarsest_pixel_um": 1.3, "explanation": "coarse is bad"},
-                         hint_contains="words")])  # fmt: skip
+@exercise(
+    "06.4",
+    needs=("coarsest_pixel_um", "explanation"),
+    kind="tune and explain",
+    minutes=8,
+    wrong=[
+        Attempt({"coarsest_pixel_um": 10.4, "explanation": "x " * 20}, hint_contains="pixels"),
+        Attempt({"coarsest_pixel_um": 1.3, "explanation": "coarse is bad"}, hint_contains="words"),
+    ],
+)
 def coarsest_pixels(coarsest_pixel_um, explanation):
     smallest_um = 9.0  # the smallest nucleus of the "easy" preset used in section 6
     try:
@@ -135,9 +173,15 @@ def coarsest_pixels(coarsest_pixel_um, explanation):
     except (TypeError, ValueError):
         raise Hint("`coarsest_pixel_um` must be a pixel size in µm (a number)") from None
     if smallest_um / px < 3:
-        raise Hint("at that size the smallest nuclei span fewer than 3 pixels: look at the error column again")
+        raise Hint(
+            "at that size the smallest nuclei span fewer than 3 pixels: "
+            "look at the error column again"
+        )
     if smallest_um / px > 15:
-        raise Hint("finer pixels than needed: find the *largest* pixel size that still keeps the area error small")
+        raise Hint(
+            "finer pixels than needed: find the *largest* pixel size that "
+            "still keeps the area error small"
+        )
     _explained(explanation, ("partial", "edge", "boundary", "outline", "merge", "resolve"))
     print(
         "Compare: a nucleus a few pixels across has most of its pixels on its edge; counting "
@@ -146,8 +190,13 @@ def coarsest_pixels(coarsest_pixel_um, explanation):
     )
 
 
-@exercise("06.5", needs=("classifier_window",), kind="bonus", minutes=5,
-          wrong=[Attempt({"classifier_window": 32}, hint_contains="crop")])  # fmt: skip
+@exercise(
+    "06.5",
+    needs=("classifier_window",),
+    kind="bonus",
+    minutes=5,
+    wrong=[Attempt({"classifier_window": 32}, hint_contains="crop")],
+)
 def classifier_window(classifier_window):
     expected = rf.receptive_field(CropClassifier().features).size[0]
     if classifier_window == expected:

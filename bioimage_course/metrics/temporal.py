@@ -37,7 +37,9 @@ __all__ = ["complete_tracks", "temporal_consistency"]
 def _check_movie(movie, name: str) -> np.ndarray:
     movie = check_labels(movie, name, ndim=3)
     if movie.shape[0] < 2:
-        raise ValueError(f"`{name}` must have at least 2 frames (axes TYX), got shape {movie.shape}")
+        raise ValueError(
+            f"`{name}` must have at least 2 frames (axes TYX), got shape {movie.shape}"
+        )
     return movie
 
 
