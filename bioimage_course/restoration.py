@@ -74,8 +74,8 @@ def denoising_pair(
 
 
 def train_denoiser(
-    pairs, *, loss: str = "mse", epochs: int = 20, depth: int = 2, base_channels: int = 8,
-    lr: float = 3e-3, seed: int = 0, device=None,
+    pairs, *, loss: str = "mse", epochs: int = 20, depth: int = 1, base_channels: int = 8,
+    lr: float = 1e-2, seed: int = 0, device=None,
 ) -> UNet:  # fmt: skip
     """A small U-Net trained on (input, target) pairs with ``loss="mse"`` (L2) or ``"mae"`` (L1).
 

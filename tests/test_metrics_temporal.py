@@ -12,6 +12,15 @@ def test_truth_is_consistent_and_complete():
     assert temporal.temporal_consistency(MOVIE) > 0.9
 
 
+def test_fast_motion_needs_a_lower_link_threshold():
+    square = np.zeros((2, 12, 12), int)
+    square[0, 2:8, 2:8] = 1
+    square[1, 2:8, 5:11] = 1  # moved by half its width: IoU 1/3 with the previous frame
+    assert temporal.complete_tracks(square, square) == 1.0
+    assert temporal.complete_tracks(square, square, link_thresh=0.5) == 0.0
+    assert temporal.temporal_consistency(square, thresh=0.5) == 0.0
+
+
 def test_relabelling_each_frame_changes_nothing():
     shuffled = np.stack([np.where(f > 0, 1000 - f, 0) for f in MOVIE])
     assert temporal.complete_tracks(MOVIE, shuffled) == 1.0

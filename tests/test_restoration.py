@@ -17,12 +17,12 @@ def test_pair_has_the_asked_noise_and_outliers():
 
 
 def test_l1_ignores_outliers_that_pull_l2():
-    pairs = [restoration.denoising_pair((32, 32), outliers=0.05, rng=s)[:2] for s in range(8)]
-    _, _, clean = restoration.denoising_pair((32, 32), rng=99)
+    pairs = [restoration.denoising_pair((64, 64), outliers=0.05, rng=s)[:2] for s in range(16)]
+    noisy, _, clean = restoration.denoising_pair((64, 64), rng=99)
     bias = {}
     for loss in ("mse", "mae"):
-        model = restoration.train_denoiser(pairs, loss=loss, epochs=25, depth=1)
-        bias[loss] = float(np.mean(predict_image(model, clean, output="logits") - clean))
-    assert bias["mse"] > bias["mae"]
+        model = restoration.train_denoiser(pairs, loss=loss, epochs=20)
+        bias[loss] = float(np.mean(predict_image(model, noisy, output="logits") - clean))
+    assert bias["mse"] > bias["mae"] + 0.01  # the mean is pulled up by 5 % outliers at 1.0
     with pytest.raises(ValueError, match="`loss`"):
         restoration.train_denoiser(pairs, loss="huber")

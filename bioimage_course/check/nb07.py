@@ -1,4 +1,9 @@
-"""Checks of notebook 07 (metrics)."""
+"""Checks of notebook 07 (metrics): one per exercise, each on inputs of its own.
+
+>>> matching_f1({"matching_f1": ...})
+Exercise 07.1: define `matching_f1` first (it is still `...`).
+False
+"""
 
 from __future__ import annotations
 

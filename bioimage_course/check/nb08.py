@@ -1,4 +1,9 @@
-"""Checks of notebook 08 (instance segmentation)."""
+"""Checks of notebook 08 (instance segmentation): one per exercise, each on inputs of its own.
+
+>>> distance_map({"distance_map": ...})
+Exercise 08.2: define `distance_map` first (it is still `...`).
+False
+"""
 
 from __future__ import annotations
 

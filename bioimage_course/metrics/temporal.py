@@ -8,6 +8,10 @@ overlap breaks its track in two. Two numbers say how far that goes:
 - :func:`temporal_consistency` needs no ground truth: the fraction of the objects of each frame
   that overlap an object of the next frame (IoU at least ``thresh``). It can be computed on
   any real movie.
+
+Nuclei move, so the outlines of one nucleus in consecutive frames overlap less than a good
+segmentation overlaps the truth: links between frames use a lower IoU (0.2 by default) than
+matches to the truth (0.5).
 - :func:`complete_tracks` compares with true tracks (label ``k`` is the same nucleus in every
   frame): the fraction of true nuclei that are found in *every* frame where they are visible
   and whose found objects link from frame to frame, so that overlap tracking follows them from
@@ -49,7 +53,7 @@ def _links(a: np.ndarray, b: np.ndarray, thresh: float) -> dict[int, int]:
     return dict(zip(pairs.true_labels.tolist(), pairs.pred_labels.tolist(), strict=True))
 
 
-def temporal_consistency(movie, thresh: float = 0.5) -> float:
+def temporal_consistency(movie, thresh: float = 0.2) -> float:
     """Fraction of objects that continue into the next frame (IoU >= ``thresh``).
 
     Parameters
@@ -57,7 +61,7 @@ def temporal_consistency(movie, thresh: float = 0.5) -> float:
     movie : array_like of int, shape (T, H, W)
         Label images of consecutive frames (0 = background; ids need not agree across frames).
     thresh : float
-        Smallest IoU between an object and its continuation, in (0, 1].
+        Smallest IoU between an object and its continuation in the next frame, in (0, 1].
 
     Returns
     -------
@@ -75,7 +79,9 @@ def temporal_consistency(movie, thresh: float = 0.5) -> float:
     return linked / total if total else 1.0
 
 
-def complete_tracks(true_movie, pred_movie, thresh: float = 0.5) -> float:
+def complete_tracks(
+    true_movie, pred_movie, thresh: float = 0.5, *, link_thresh: float = 0.2
+) -> float:
     """Fraction of true tracks that overlap tracking of ``pred_movie`` follows without a break.
 
     Parameters
@@ -85,23 +91,25 @@ def complete_tracks(true_movie, pred_movie, thresh: float = 0.5) -> float:
     pred_movie : array_like of int, shape (T, H, W)
         Predicted labels, frame by frame (ids need not agree across frames).
     thresh : float
-        Smallest IoU of a match (a true object and a predicted one, or a predicted object and
-        its continuation in the next frame), in (0, 1].
+        Smallest IoU of a match between a true object and a predicted one, in (0, 1].
+    link_thresh : float
+        Smallest IoU between a predicted object and its continuation in the next frame.
 
     Returns
     -------
     float
         A true nucleus counts when, in every frame where it is visible, a predicted object
         matches it and, between consecutive frames, its predicted object links (IoU >=
-        ``thresh``) to the one of the next frame. 1.0 if there are no true tracks.
+        ``link_thresh``) to the one of the next frame. 1.0 if there are no true tracks.
     """
     true_movie = _check_movie(true_movie, "true_movie")
     pred_movie = _check_movie(pred_movie, "pred_movie")
     check_same_shape(true_movie, pred_movie, "true_movie", "pred_movie")
     thresh = check_in_range(thresh, "thresh", 0, 1, low_inclusive=False)
+    link_thresh = check_in_range(link_thresh, "link_thresh", 0, 1, low_inclusive=False)
     n_frames = true_movie.shape[0]
     found = [_links(true_movie[t], pred_movie[t], thresh) for t in range(n_frames)]
-    onward = [_links(pred_movie[t], pred_movie[t + 1], thresh) for t in range(n_frames - 1)]
+    onward = [_links(pred_movie[t], pred_movie[t + 1], link_thresh) for t in range(n_frames - 1)]
     tracks = np.unique(true_movie[true_movie > 0])
     followed = 0
     for track in tracks.tolist():
