@@ -104,7 +104,7 @@ class CropClassifier(nn.Module):
 
 def _as_batch(crops) -> torch.Tensor:
     crops = check_array(crops, "crops", ndim=3, finite=True)
-    return torch.as_tensor(crops, dtype=torch.float32)[:, None]
+    return torch.from_numpy(crops.astype(np.float32))[:, None]  # native byte order
 
 
 def train_classifier(

@@ -27,14 +27,13 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 from torch.nn import functional
 
-from ._validate import as_rng, check_choice, check_in_range
+from ._validate import as_rng, check_array, check_choice, check_in_range, check_int
 from .data import make_scene, render_nuclei
-from .models import UNet
-from .training import fit
 
-__all__ = ["DENOISING_LOSSES", "denoising_pair", "train_denoiser"]
+__all__ = ["DENOISING_LOSSES", "denoise", "denoising_pair", "train_denoiser"]
 
 DENOISING_LOSSES = {"mse": functional.mse_loss, "mae": functional.l1_loss}
 
@@ -74,19 +73,35 @@ def denoising_pair(
 
 
 def train_denoiser(
-    pairs, *, loss: str = "mse", epochs: int = 20, depth: int = 1, base_channels: int = 8,
-    lr: float = 1e-2, seed: int = 0, device=None,
-) -> UNet:  # fmt: skip
-    """A small U-Net trained on (input, target) pairs with ``loss="mse"`` (L2) or ``"mae"`` (L1).
+    pairs, *, loss: str = "mse", kernel_size: int = 7, steps: int = 300, lr: float = 0.02,
+    seed: int = 0,
+) -> nn.Conv2d:  # fmt: skip
+    """Learn a denoising filter (one convolution and a bias) from (input, target) pairs.
 
-    The U-Net's output is used as it is (no sigmoid): a regression of intensities.
-    Predict with ``predict_image(model, image, output="logits")``.
+    The smallest denoiser there is: notebook 02's learned filter, trained on all pairs at once
+    (full-batch Adam, ``steps`` steps) with the L2 (``loss="mse"``) or L1 (``loss="mae"``)
+    loss. Apply it with :func:`denoise`.
     """
     check_choice(loss, "loss", DENOISING_LOSSES)
-    torch.manual_seed(seed)
-    model = UNet(depth=depth, base_channels=base_channels)
-    fit(
-        model, list(pairs), epochs=epochs, batch_size=8, lr=lr, loss=DENOISING_LOSSES[loss],
-        seed=seed, device=device, progress=False, plot=False,
-    )  # fmt: skip
+    size = check_int(kernel_size, "kernel_size", low=1)
+    if size % 2 == 0:
+        raise ValueError(f"`kernel_size` must be odd, got {kernel_size}")
+    inputs, targets = zip(*pairs, strict=True)
+    x = torch.as_tensor(np.stack(inputs), dtype=torch.float32)[:, None]
+    y = torch.as_tensor(np.stack(targets), dtype=torch.float32)[:, None]
+    torch.manual_seed(check_int(seed, "seed", low=0))
+    model = nn.Conv2d(1, 1, size, padding=size // 2, padding_mode="reflect")
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    for _ in range(check_int(steps, "steps", low=1)):
+        optimizer.zero_grad()
+        DENOISING_LOSSES[loss](model(x), y).backward()
+        optimizer.step()
     return model
+
+
+@torch.no_grad()
+def denoise(model: nn.Module, image) -> np.ndarray:
+    """Apply a denoiser to one 2D image; returns a float32 array of the same shape."""
+    image = check_array(image, "image", ndim=2, finite=True)
+    x = torch.from_numpy(image.astype(np.float32))[None, None]  # native byte order
+    return model(x)[0, 0].numpy()

@@ -43,6 +43,7 @@ from bioimage_course import (  # noqa: E402  # noqa: E402
     plot,
     postprocess,  # noqa: E402
     predict,
+    restoration,
     tasks,
 )
 from bioimage_course.augment import (  # noqa: E402
@@ -165,6 +166,8 @@ CASES = [
     Case(tasks.panoptic_labels, {"labels": LABELS, "classes": CLASSES}, {"labels": "labels"}),
     Case(classify.object_crops, {"image": IMAGE, "labels": LABELS, "size": 6},
          {"image": "image", "labels": "labels"}),
+    Case(restoration.denoise, {"model": torch.nn.Conv2d(1, 1, 3, padding=1), "image": IMAGE},
+         {"image": "image"}),
     Case(temporal.temporal_consistency, {"movie": MOVIE}, {"movie": "labels"}),
     Case(temporal.complete_tracks, {"true_movie": MOVIE, "pred_movie": MOVIE},
          {"true_movie": "labels", "pred_movie": "labels"}),

@@ -1,4 +1,4 @@
-"""Checks of notebook 06 (receptive field and resolution): one per exercise, each on inputs of its own.
+"""Checks of notebook 06 (receptive field): one per exercise, each on inputs of its own.
 
 >>> predict_window({"my_prediction": ...})
 Exercise 06.1: define `my_prediction` first (it is still `...`).
