@@ -138,6 +138,9 @@ def panoptic_labels(labels, classes: Mapping[int, int], *, offset: int = 1000) -
     return np.where(labels > 0, semantic * offset + labels, 0)
 
 
+TAB10_NAMES = ("blue", "orange", "green", "red", "purple", "brown", "pink", "grey", "olive", "cyan")
+
+
 def plot_segmentation_tasks(image, labels, classes: Mapping[int, int], *, class_names=None):
     """The lecture's figure on our data: detection, semantic, instance and panoptic.
 
@@ -145,6 +148,7 @@ def plot_segmentation_tasks(image, labels, classes: Mapping[int, int], *, class_
     """
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
+    from skimage.segmentation import find_boundaries
 
     from .plot import label_colormap, show
 
@@ -152,28 +156,36 @@ def plot_segmentation_tasks(image, labels, classes: Mapping[int, int], *, class_
     semantic = semantic_labels(labels, classes)
     n_classes = max(int(semantic.max()), 1)
     names = class_names or {c: f"class {c}" for c in range(1, n_classes + 1)}
-    fig, axes = plt.subplots(1, 5, figsize=(17, 3.8))
-    show(image, ax=axes[0], title="image")
-    show(image, ax=axes[1], title=f"detection: {len(bounding_boxes(labels))} boxes")
+    fig, axes = plt.subplots(1, 5, figsize=(17, 3.9))
+    show(image, ax=axes[0])
+    show(image, ax=axes[1])
     for r0, c0, r1, c1 in bounding_boxes(labels):
         axes[1].add_patch(
             Rectangle((c0 - 0.5, r0 - 0.5), c1 - c0, r1 - r0, fill=False, color="yellow", lw=1)
         )
-    class_colours = plt.get_cmap("tab10")
+    colours = plt.get_cmap("tab10")
     semantic_rgb = np.zeros(labels.shape + (3,))
     for c in range(1, n_classes + 1):
-        semantic_rgb[semantic == c] = class_colours(c - 1)[:3]
+        semantic_rgb[semantic == c] = colours((c - 1) % 10)[:3]
     axes[2].imshow(semantic_rgb, interpolation="nearest")
-    axes[2].set_title("semantic: " + ", ".join(f"{names[c]}" for c in sorted(names)))
-    axes[3].imshow(labels, cmap=label_colormap(int(labels.max())), interpolation="nearest")
-    axes[3].set_title(f"instance: {len(np.unique(labels)) - 1} objects")
-    edges = labels != ndi.grey_dilation(labels, size=3)
+    instance_colours = label_colormap(int(labels.max())).colors
+    instance_rgb = np.asarray(instance_colours)[labels % len(instance_colours), :3]
+    instance_rgb[labels == 0] = 0.0
+    axes[3].imshow(instance_rgb, interpolation="nearest")
     panoptic_rgb = semantic_rgb.copy()
-    panoptic_rgb[edges & (labels > 0)] = 1.0  # instances outlined inside their class colour
+    panoptic_rgb[find_boundaries(labels, mode="inner") & (labels > 0)] = 1.0  # instances outlined
     panoptic_rgb[labels == 0] = 0.25  # "stuff": the background is a class without instances
     axes[4].imshow(panoptic_rgb, interpolation="nearest")
-    axes[4].set_title("panoptic: class + instance")
-    for ax in axes:
+    key = ", ".join(f"{names[c]} ({TAB10_NAMES[(c - 1) % 10]})" for c in sorted(names))
+    titles = [
+        "image",
+        f"detection: {len(bounding_boxes(labels))} boxes",
+        f"semantic: {key}",
+        f"instance: {len(np.unique(labels)) - 1} objects",
+        "panoptic: class + instance",
+    ]
+    for ax, title in zip(axes, titles, strict=True):
+        ax.set_title(title, fontsize=10)
         ax.axis("off")
     fig.tight_layout()
     return fig

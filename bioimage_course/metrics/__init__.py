@@ -2,7 +2,7 @@
 
 Introduced in notebook 07 (metrics); used to validate training from notebook 05 onwards.
 
-Five families, each a few small functions:
+Six families, each a few small functions:
 
 1. **Pixel level** (binary masks): count true/false positives and negatives, then
    :func:`precision`, :func:`recall`, :func:`f1` (= Dice) and :func:`jaccard` (= IoU) of those
@@ -21,6 +21,8 @@ Five families, each a few small functions:
 5. **Biology**: what an experiment reports: :func:`object_measurements` (area, equivalent
    diameter, mean intensity per object), :func:`object_density`, and
    :func:`compare_measurements` of a prediction against the ground truth.
+6. **Time** (submodule :mod:`~bioimage_course.metrics.temporal`): whether objects continue from
+   frame to frame, ``temporal.temporal_consistency`` and ``temporal.complete_tracks``.
 
 For notebooks: :func:`score_table` prints results side by side, :func:`plot_matching_curve`
 draws scores against the matching threshold and :func:`plot_matches` outlines matched, missed
