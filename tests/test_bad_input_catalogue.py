@@ -32,6 +32,7 @@ import torch  # noqa: E402
 
 from bioimage_course import (  # noqa: E402  # noqa: E402
     classical,
+    classify,
     filters,
     labels,
     losses,
@@ -42,6 +43,8 @@ from bioimage_course import (  # noqa: E402  # noqa: E402
     plot,
     postprocess,  # noqa: E402
     predict,
+    restoration,
+    tasks,
 )
 from bioimage_course.augment import (  # noqa: E402
     RandomFlip,
@@ -51,6 +54,7 @@ from bioimage_course.augment import (  # noqa: E402
     warp_coordinates,  # noqa: E402
 )
 from bioimage_course.data import image_hash, make_nuclei  # noqa: E402
+from bioimage_course.metrics import temporal  # noqa: E402
 from bioimage_course.models import UNet  # noqa: E402
 from bioimage_course.nuclei import estimate_diameter, segment_nuclei  # noqa: E402
 from bioimage_course.routes import rescale_image, resize_labels  # noqa: E402
@@ -64,6 +68,8 @@ COORDS = warp_coordinates(SHAPE, rotation_deg=20)
 torch.manual_seed(0)
 MODEL = UNet(depth=1, base_channels=2).eval()
 MODEL_3CLASS = UNet(depth=1, base_channels=2, out_channels=3).eval()
+CLASSES = {int(i): 1 for i in np.unique(LABELS)}
+MOVIE = np.stack([LABELS, OTHER, LABELS])
 
 
 @dataclass
@@ -151,6 +157,20 @@ CASES = [
     Case(estimate_diameter, {"image": IMAGE}, {"image": "image"}),
     Case(segment_nuclei, {"image": IMAGE, "diameter_px": 8.0, "model": MODEL_3CLASS},
          {"image": "image"}),
+    Case(tasks.regions, {"labels": LABELS}, {"labels": "labels"}, ANY_SHAPE),
+    Case(tasks.is_partition, {"stack": tasks.regions(LABELS)}, {"stack": "mask"},
+         {"ndim5", "complex", "object", "text"}),  # any stack of masks; nonzero counts
+    Case(tasks.bounding_boxes, {"labels": LABELS}, {"labels": "labels"}),
+    Case(tasks.centroids, {"labels": LABELS}, {"labels": "labels"}),
+    Case(tasks.semantic_labels, {"labels": LABELS, "classes": CLASSES}, {"labels": "labels"}),
+    Case(tasks.panoptic_labels, {"labels": LABELS, "classes": CLASSES}, {"labels": "labels"}),
+    Case(classify.object_crops, {"image": IMAGE, "labels": LABELS, "size": 6},
+         {"image": "image", "labels": "labels"}),
+    Case(restoration.denoise, {"model": torch.nn.Conv2d(1, 1, 3, padding=1), "image": IMAGE},
+         {"image": "image"}),
+    Case(temporal.temporal_consistency, {"movie": MOVIE}, {"movie": "labels"}),
+    Case(temporal.complete_tracks, {"true_movie": MOVIE, "pred_movie": MOVIE},
+         {"true_movie": "labels", "pred_movie": "labels"}),
 ]  # fmt: skip
 
 # variant -> (kind of argument it applies to, what it does to the array)

@@ -1,6 +1,6 @@
 """How good is a segmentation or a restoration? Numbers that answer it, and how they can lie.
 
-Notebook 07; validation from notebook 05 on. Five families, each a few small functions:
+Notebook 07; validation from notebook 05 on. Six families, each a few small functions:
 
 1. **Pixel level** (:mod:`.pixel`): TP/FP/FN/TN, then :func:`precision`, :func:`recall`,
    :func:`f1` (= Dice), :func:`jaccard` (= IoU); :func:`pixel_scores`, :func:`class_scores`.
@@ -10,6 +10,8 @@ Notebook 07; validation from notebook 05 on. Five families, each a few small fun
 4. **Image to image**: :func:`mse`, :func:`mae`, :func:`psnr`, :func:`ssim` (as scikit-image).
 5. **Biology**: :func:`object_measurements`, :func:`object_density`,
    :func:`compare_measurements`: what an experiment reports.
+6. **Time** (:mod:`.temporal`): whether objects continue from frame to frame
+   (``temporal.temporal_consistency``, ``temporal.complete_tracks``).
 
 For notebooks: :func:`score_table`, :func:`plot_matching_curve`, :func:`plot_matches`.
 
