@@ -29,11 +29,19 @@ from .geometry import RandomWarp
 # Training patches without border artifacts
 
 
-def _margin_of(transform: Any, patch_shape: Sequence[int]) -> int:
+def needed_margin(transform: Any, patch_shape: Sequence[int]) -> int:
+    """Margin (pixels per side) the geometric transforms in ``transform`` need for a patch.
+
+    The sum of :meth:`RandomWarp.margin_px` over the warps in ``transform`` (a
+    :class:`Compose` is searched); 0 for transforms that read no pixel from outside.
+
+    >>> needed_margin(Compose([RandomWarp(rotation_deg=45)]), (100, 100))
+    21
+    """
     if isinstance(transform, RandomWarp):
         return transform.margin_px(patch_shape)
     if isinstance(transform, Compose):
-        return sum(_margin_of(t, patch_shape) for t in transform.transforms)
+        return sum(needed_margin(t, patch_shape) for t in transform.transforms)
     return 0
 
 
@@ -126,7 +134,7 @@ def augmented_patch(
         raise ValueError(f"`image` must be 2D (plus channels), got spatial shape {spatial}")
     size = check_sizes(patch_size, "patch_size", 2)
     rng = as_rng(rng)
-    margin = _margin_of(transform, size) if margin_px is None else int(margin_px)
+    margin = needed_margin(transform, size) if margin_px is None else int(margin_px)
     check_in_range(margin, "margin_px", 0)
     wanted = tuple(s + 2 * margin for s in size)
     region_size = tuple(min(w, n) for w, n in zip(wanted, spatial, strict=True))

@@ -132,7 +132,7 @@ def _check_patch(patch_fn, image, labels, size, zoom, seed):
         raise Hint("return a pair `(image_patch, label_patch)`")
     img, lab = (np.asarray(a) for a in out)
     if img.shape != (size, size) or lab.shape != (size, size):
-        raise Hint(f"both patches must be {size} x {size}: crop the centre after warping")
+        raise Hint("both patches must be `size` x `size`: crop the centre after warping")
     return img, lab
 
 
@@ -156,7 +156,7 @@ def _check_patch(patch_fn, image, labels, size, zoom, seed):
                     a[random_patch(im.shape, size, rng=0)] for a in (im, lab)
                 )
             },
-            hint_contains="zoom",
+            hint_contains="zoom out",
         ),
     ],
 )
@@ -176,7 +176,7 @@ def crop_then_zoom(zoomed_patch_fixed):
     img, _ = _check_patch(zoomed_patch_fixed, rows, covered, size, zoom, 0)
     span = float(img.max() - img.min())
     if span < 1.2 * (size - 1):
-        raise Hint(f"a zoom of {zoom} shows more of the image than a plain {size}-px crop")
+        raise Hint("a zoom out shows more of the image than a plain crop of the same size")
     reference = augmented_patch(
         rows, covered, size, transform=RandomWarp(zoom=(zoom, zoom)), rng=0
     )[0]

@@ -125,6 +125,7 @@ class _PairsDataset(Dataset):
         self.target = target
         self.weight = weight
         self.margin_px = None if margin_px is None else int(margin_px)
+        self._margins: dict[tuple[int, ...], int] = {}
         self.seed = None if seed is None else int(seed)
         self.epoch = 0
 
@@ -137,6 +138,17 @@ class _PairsDataset(Dataset):
         if self.seed is None:  # fresh, but from torch's generator: a seeded caller repeats
             return np.random.default_rng(int(torch.randint(2**62, ()).item()))
         return np.random.default_rng([self.seed, self.epoch, index])
+
+    def _margin(self, shape: tuple[int, ...]) -> int:
+        """The margin around each patch: given, or what the transform needs (computed once)."""
+        from ..augment.patch import needed_margin
+
+        if self.margin_px is not None:
+            return self.margin_px
+        size = tuple(shape) if self.patch_size is None else tuple(self.patch_size)
+        if size not in self._margins:
+            self._margins[size] = needed_margin(self.transform, size)
+        return self._margins[size]
 
     def _n_images(self) -> int:
         raise NotImplementedError
@@ -175,7 +187,7 @@ class _PairsDataset(Dataset):
                 transform=self.transform,
                 rng=rng,
                 foreground_prob=self.foreground_prob,
-                margin_px=self.margin_px,
+                margin_px=self._margin(labels.shape),
                 channel_axis=0 if image.ndim == 3 else None,
             )
         elif self.patch_size is not None:
