@@ -7,6 +7,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.utils.data import DataLoader
 
+from bioimage_course.augment import (
+    BrightnessContrast,
+    Compose,
+    RandomFlip,
+    RandomRot90,
+    RandomWarp,
+)
 from bioimage_course.data import (
     FolderDataset,
     PairDataset,
@@ -19,6 +26,8 @@ from bioimage_course.data import (
     split_pairs,
 )
 from bioimage_course.io import write_tiff
+from bioimage_course.losses import unet_weight_map
+from bioimage_course.patches import center_crop, random_patch
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +139,79 @@ def test_transform_gets_the_patch_and_the_rng_and_normalize_the_whole_image(pair
     x, _ = ds[0]
     assert seen == {"normalize": (64, 80), "transform": ((16, 16), (16, 16), True)}
     assert abs(float(x.mean())) < 5  # normalised values, not camera counts
+
+
+warps = st.builds(
+    lambda rotation, zoom_lo, zoom_hi, shear, shift, elastic, order: RandomWarp(
+        rotation_deg=rotation,
+        zoom=(min(zoom_lo, zoom_hi), max(zoom_lo, zoom_hi)),
+        shear_deg=shear,
+        translation_px=shift,
+        elastic_magnitude_px=elastic,
+        elastic_smoothness_px=12,
+        order=order,
+    ),
+    st.floats(0, 180),
+    st.floats(0.5, 2.0),
+    st.floats(0.5, 2.0),
+    st.floats(0, 30),
+    st.floats(0, 10),
+    st.floats(0, 3),
+    st.sampled_from([0, 1, 3]),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    warp=warps,
+    image_size=st.integers(24, 120),
+    patch=st.one_of(st.none(), st.integers(8, 24)),
+    channels=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_augmented_targets_of_a_fully_labelled_image_are_all_foreground(
+    warp, image_size, patch, channels, seed
+):
+    """Rule 1 of notebook 04 inside the dataset: a warp of a patch never reads background
+    labels from outside the image, whatever the image size (large: a margin of real content;
+    too small for the margin: image and labels mirrored alike) and whether or not patches
+    are cut."""
+    image = np.random.default_rng(seed).random((image_size, image_size)).astype(np.float32)
+    if channels:
+        image = np.stack([image, 1 - image])
+    labels = np.full((image_size, image_size), 7, dtype=np.int32)
+    transform = Compose([RandomFlip(), RandomRot90(), warp, BrightnessContrast(contrast=0.3)])
+    ds = PairDataset([image], [labels], patch_size=patch, transform=transform, seed=seed)
+    for epoch in range(3):
+        ds.set_epoch(epoch)
+        x, y = ds[0]
+        size = image_size if patch is None else patch
+        assert tuple(x.shape) == (1 + channels, size, size)
+        assert bool((y == 1).all()), f"{float((y == 0).float().mean()):.1%} background"
+
+
+def test_a_zoomed_out_patch_shows_real_neighbours_with_their_labels():
+    """Zooming out a patch cut without a margin would show mirrored copies labelled 0."""
+    image, labels = make_nuclei((192, 192), preset="crowded", rng=3)
+    zoom_out = RandomWarp(zoom=(0.7, 0.7))
+    ds = PairDataset([image], [labels], patch_size=64, transform=zoom_out, target="labels")
+    x, y = ds.prepare(image, labels, rng=0)
+    # the same patch cut by hand: a margin, the warp, the central crop
+    margin = zoom_out.margin_px((64, 64))
+    rng = np.random.default_rng(0)
+    rows, cols = random_patch((192, 192), 64 + 2 * margin, rng=rng)
+    expected = zoom_out(image[rows, cols], labels[rows, cols], rng=rng)
+    np.testing.assert_array_equal(y[0].numpy(), center_crop(expected[1], 64))
+    np.testing.assert_allclose(x[0].numpy(), center_crop(expected[0], 64), rtol=1e-6)
+
+
+def test_weight_maps_come_as_a_third_tensor(pairs):
+    image, labels = pairs[0]
+    ds = PairDataset([image], [labels], patch_size=32, weight=unet_weight_map, seed=0)
+    x, y, w = ds[0]
+    assert x.shape == y.shape == w.shape == (1, 32, 32)
+    window = random_patch(labels.shape, 32, rng=np.random.default_rng([0, 0, 0]))
+    np.testing.assert_allclose(w[0].numpy(), unet_weight_map(labels[window]), rtol=1e-6)
 
 
 def test_index_errors_and_negative_indices(pairs):

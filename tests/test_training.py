@@ -168,6 +168,32 @@ def test_early_stopping():
     assert history.metric == "constant_metric"
 
 
+def test_monitoring_the_validation_loss_stops_at_its_minimum_and_restores_it():
+    """Overfit one noisy image: the best epoch is the lowest validation loss, and after early
+    stopping the model holds that epoch's weights, not the last ones."""
+    train, val = _pairs(1, 0), _pairs(4, 1)
+    model = _model(base_channels=8)
+    history = fit(model, train, val, epochs=200, batch_size=1, lr=3e-2, loss="bce",
+                  monitor="loss", patience=15, **QUIET)  # fmt: skip
+    lowest = min(history.val_loss)
+    assert history.best_epoch == history.val_loss.index(lowest) + 1
+    assert history.best_value == lowest
+    assert history.stopped_early and history.epoch[-1] == history.best_epoch + 15
+    assert history.val_loss[-1] > lowest
+    assert evaluate(model, val, loss="bce", device="cpu")["loss"] == pytest.approx(lowest)
+
+
+def test_monitor_option_is_checked_and_kept_in_the_history():
+    with pytest.raises(ValueError, match="`monitor` must be one of 'metric', 'loss'"):
+        fit(_model(), _pairs(2), monitor="val_loss", **QUIET)
+    h = History(monitor="loss")
+    for epoch, (val_loss, metric) in enumerate([(0.5, 0.9), (0.4, 0.8), (0.6, 0.95)], start=1):
+        h.append(epoch=epoch, train_loss=1.0, val_loss=val_loss, val_metric=metric, lr=1.0,
+                 time=1.0)  # fmt: skip
+    assert (h.best_epoch, h.best_value) == (2, 0.4)
+    assert History.from_dict(h.as_dict()).monitor == "loss"
+
+
 @pytest.mark.parametrize("schedule", ["cosine", "onecycle", "step"])
 def test_schedules_change_the_learning_rate(schedule):
     history = fit(

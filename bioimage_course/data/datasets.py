@@ -4,9 +4,17 @@ Introduced in notebook 05 (U-Net training). A network is trained on many small e
 from a few images: each example is a (random) patch, normalised, augmented, and turned into the
 target the loss needs. The datasets here do these steps in a fixed order, for one example::
 
-    image, labels  ->  normalize(image)  ->  random patch  ->  transform(image, labels, rng)
+    image, labels  ->  normalize(image)  ->  random region: the patch plus the margin the
+                       transform needs  ->  transform(region, labels, rng)  ->  central patch
                    ->  target ("mask": foreground 0/1, "labels": instance ids, or a callable)
-                   ->  float32 tensors of shape (C, H, W)
+                   (->  weight map, if asked for)  ->  float32 tensors of shape (C, H, W)
+
+The margin is the rule of notebook 04: a rotation or a zoom-out of a patch on its own would
+fill the patch's corners with mirrored image content whose labels are background, teaching the
+network that those nuclei are not nuclei. Cut with a margin
+(:func:`bioimage_course.augment.augmented_patch`), every pixel of the patch comes from real
+image content with its real labels; where an image is too small for the margin, image and labels
+are mirrored together, so a mirrored nucleus is still labelled.
 
 Three sources of pairs share that recipe: :class:`PairDataset` (arrays in memory),
 :class:`FolderDataset` (``images/`` and ``masks/`` folders matched by file name) and
@@ -89,6 +97,8 @@ class _PairsDataset(Dataset):
         transform: Callable | None = None,
         normalize: Callable | None = None,
         target: str | Callable = "mask",
+        weight: Callable | None = None,
+        margin_px: int | None = None,
         seed: int | None = None,
     ) -> None:
         if transform is not None and not callable(transform):
@@ -97,6 +107,10 @@ class _PairsDataset(Dataset):
             raise TypeError(f"`normalize` must be callable or None, got {type(normalize).__name__}")
         if not callable(target) and target not in TARGETS:
             raise ValueError(f"`target` must be 'mask', 'labels' or a callable, got {target!r}")
+        if weight is not None and not callable(weight):
+            raise TypeError(f"`weight` must be callable or None, got {type(weight).__name__}")
+        if margin_px is not None:
+            check_int(margin_px, "margin_px", 0)
         if seed is not None:
             check_int(seed, "seed", 0)
         if patch_size is None and foreground_prob:
@@ -109,6 +123,9 @@ class _PairsDataset(Dataset):
         self.transform = transform
         self.normalize = normalize
         self.target = target
+        self.weight = weight
+        self.margin_px = None if margin_px is None else int(margin_px)
+        self._margins: dict[tuple[int, ...], int] = {}
         self.seed = None if seed is None else int(seed)
         self.epoch = 0
 
@@ -122,6 +139,17 @@ class _PairsDataset(Dataset):
             return np.random.default_rng(int(torch.randint(2**62, ()).item()))
         return np.random.default_rng([self.seed, self.epoch, index])
 
+    def _margin(self, shape: tuple[int, ...]) -> int:
+        """The margin around each patch: given, or what the transform needs (computed once)."""
+        from ..augment.patch import needed_margin
+
+        if self.margin_px is not None:
+            return self.margin_px
+        size = tuple(shape) if self.patch_size is None else tuple(self.patch_size)
+        if size not in self._margins:
+            self._margins[size] = needed_margin(self.transform, size)
+        return self._margins[size]
+
     def _n_images(self) -> int:
         raise NotImplementedError
 
@@ -131,7 +159,7 @@ class _PairsDataset(Dataset):
     def __len__(self) -> int:
         return self._n_images() * self.patches_per_image
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
         n = len(self)
         if not -n <= index < n:
             raise IndexError(f"index {index} is out of range for a dataset of length {n}")
@@ -142,15 +170,27 @@ class _PairsDataset(Dataset):
 
     def prepare(
         self, image: np.ndarray, labels: np.ndarray, *, rng: Any = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Turn one (image, labels) pair into the (image, target) tensors of this dataset."""
+    ) -> tuple[torch.Tensor, ...]:
+        """Turn one (image, labels) pair into the (image, target[, weight]) tensors."""
+        from ..augment import augmented_patch
         from ..patches import random_patch
 
         rng = as_rng(rng)
         image, labels = _check_pair(image, labels, "")
         if self.normalize is not None:
             image = np.asarray(self.normalize(image))
-        if self.patch_size is not None:
+        if self.transform is not None:  # margin, transform, then crop (notebook 04)
+            image, labels = augmented_patch(
+                image,
+                labels,
+                labels.shape if self.patch_size is None else self.patch_size,
+                transform=self.transform,
+                rng=rng,
+                foreground_prob=self.foreground_prob,
+                margin_px=self._margin(labels.shape),
+                channel_axis=0 if image.ndim == 3 else None,
+            )
+        elif self.patch_size is not None:
             window = random_patch(
                 labels.shape,
                 self.patch_size,
@@ -159,19 +199,17 @@ class _PairsDataset(Dataset):
                 foreground_prob=self.foreground_prob,
             )
             image, labels = image[(..., *window)], labels[window]
-        if self.transform is not None:
-            image, labels = self.transform(image, labels, rng=rng)
         if self.target == "mask":
             target = (np.asarray(labels) > 0).astype(np.float32)
         elif self.target == "labels":
             target = np.asarray(labels).astype(np.float32)
         else:
             target = np.asarray(self.target(np.asarray(labels)), dtype=np.float32)
-        image = np.asarray(image, dtype=np.float32)
-        image = image[None] if image.ndim == 2 else image
-        target = target[None] if target.ndim == 2 else target
-        return torch.from_numpy(np.ascontiguousarray(image)), torch.from_numpy(
-            np.ascontiguousarray(target)
+        arrays = [np.asarray(image, dtype=np.float32), target]
+        if self.weight is not None:
+            arrays.append(np.asarray(self.weight(np.asarray(labels)), dtype=np.float32))
+        return tuple(
+            torch.from_numpy(np.ascontiguousarray(a[None] if a.ndim == 2 else a)) for a in arrays
         )
 
 
@@ -194,7 +232,11 @@ class PairDataset(_PairsDataset):
         Examples per image and epoch (the dataset length is images x this).
     transform : callable, optional
         ``transform(image, labels, rng=rng) -> (image, labels)``, e.g. an augmentation from
-        :mod:`bioimage_course.augment`; applied to the patch.
+        :mod:`bioimage_course.augment`. Applied to a region larger than the patch by the
+        margin the transform needs, then the central patch is kept
+        (:func:`~bioimage_course.augment.augmented_patch`), so that no pixel of a patch comes
+        from outside the image with a background label. Whole images (``patch_size=None``)
+        are treated the same way, with a mirrored margin of image and labels alike.
     normalize : callable, optional
         ``normalize(image) -> image``, e.g. :func:`bioimage_course.normalize.normalize_percentile`;
         applied to the whole image before cropping. Without it the raw values are used
@@ -202,6 +244,14 @@ class PairDataset(_PairsDataset):
     target : {"mask", "labels"} or callable
         "mask": 1 inside nuclei, 0 outside; "labels": the instance ids (exact up to 2**24);
         a callable maps the label patch to any target array (2D or channels-first 3D).
+    weight : callable, optional
+        ``weight(labels) -> array``: a per-pixel weight map of the label patch (e.g.
+        :func:`bioimage_course.losses.unet_weight_map`); items become ``(image, target,
+        weight)``, what a weighted loss such as ``"weighted_bce"`` needs.
+    margin_px : int, optional
+        Margin around each patch for ``transform``; default: what its geometric transforms
+        need (:meth:`~bioimage_course.augment.RandomWarp.margin_px`). Give it for a
+        transform of your own that moves pixels.
     seed : int, optional
         Makes example ``i`` a fixed function of ``(seed, epoch, i)``; ``None`` draws fresh
         randomness on every access.
@@ -352,7 +402,8 @@ class FolderDataset(PairDataset):
         Names of the sub-folders.
     **options
         ``patch_size``, ``foreground_prob``, ``patches_per_image``, ``transform``,
-        ``normalize``, ``target``, ``seed``: as for :class:`PairDataset`.
+        ``normalize``, ``target``, ``weight``, ``margin_px``, ``seed``: as for
+        :class:`PairDataset`.
 
     Attributes
     ----------
@@ -415,7 +466,7 @@ class SyntheticNucleiDataset(_PairsDataset):
         Seed of the images and patches (default 0).
     **options
         ``patch_size``, ``foreground_prob``, ``patches_per_image``, ``transform``,
-        ``normalize``, ``target``: as for :class:`PairDataset`.
+        ``normalize``, ``target``, ``weight``, ``margin_px``: as for :class:`PairDataset`.
 
     Examples
     --------

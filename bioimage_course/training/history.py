@@ -39,10 +39,13 @@ class History:
     metric : str
         Name of the validation metric.
     best_epoch : int
-        Epoch with the best validation metric (lowest training loss without validation); 0
-        before the first epoch.
+        Epoch with the best validation metric (``monitor="metric"``) or the lowest validation
+        loss (``monitor="loss"``); the lowest training loss without validation; 0 before the
+        first epoch.
     best_value : float
         The value that made it best.
+    monitor : {"metric", "loss"}
+        What chooses the best epoch.
     stopped_early : bool
         Whether early stopping ended the run.
     n_train : int
@@ -68,6 +71,7 @@ class History:
     best_value: float = math.nan
     stopped_early: bool = False
     n_train: int = 0
+    monitor: str = "metric"
 
     def append(self, *, epoch, train_loss, val_loss, val_metric, lr, time) -> bool:
         """Record one epoch; return True if it is the best so far."""
@@ -77,18 +81,22 @@ class History:
         self.val_metric.append(float(val_metric))
         self.lr.append(float(lr))
         self.time.append(float(time))
-        has_metric = not math.isnan(val_metric)
-        value = float(val_metric) if has_metric else -float(train_loss)
-        if self.best_epoch == 0 or value > self._best_score():
+        if self.best_epoch == 0 or self._score(-1) > self._score(self.epoch.index(self.best_epoch)):
             self.best_epoch = int(epoch)
-            self.best_value = float(val_metric) if has_metric else float(train_loss)
+            self.best_value = self._watched(-1)
             return True
         return False
 
-    def _best_score(self) -> float:
-        i = self.epoch.index(self.best_epoch)
-        metric = self.val_metric[i]
-        return metric if not math.isnan(metric) else -self.train_loss[i]
+    def _watched(self, i: int) -> float:
+        """The value that decides the best epoch, at list position ``i``."""
+        watched = self.val_loss[i] if self.monitor == "loss" else self.val_metric[i]
+        return self.train_loss[i] if math.isnan(watched) else watched
+
+    def _score(self, i: int) -> float:
+        """Larger is better: the metric, or minus a loss."""
+        value = self._watched(i)
+        is_metric = self.monitor == "metric" and not math.isnan(self.val_metric[i])
+        return value if is_metric else -value
 
     def as_dict(self) -> dict[str, Any]:
         """Plain lists and numbers (what checkpoints store)."""

@@ -62,6 +62,8 @@ from .history import History, LivePlot
 from .optim import OPTIMIZERS, SCHEDULES, make_optimizer, make_schedule, step_per_epoch
 from .validation import METRICS, validate
 
+MONITORS = ("metric", "loss")
+
 
 def train_one_epoch(
     model,
@@ -131,8 +133,9 @@ class _Run:
 
 
 def _check_options(*, epochs, batch_size, lr, weight_decay, threshold, optimizer, schedule,
-                   metric, patience, seed) -> None:  # fmt: skip
+                   metric, monitor, patience, seed) -> None:  # fmt: skip
     check_int(seed, "seed", 0)
+    check_choice(monitor, "monitor", MONITORS)
     check_int(epochs, "epochs", 1)
     check_int(batch_size, "batch_size", 1)
     check_in_range(lr, "lr", 0, low_inclusive=False)
@@ -148,7 +151,7 @@ def _check_options(*, epochs, batch_size, lr, weight_decay, threshold, optimizer
 
 def _prepare_run(model, train_data, val_data, *, device, channels_last, batch_size,
                  num_workers, loss, loss_options, metric, threshold, optimizer, lr,
-                 weight_decay, momentum, schedule, epochs) -> _Run:  # fmt: skip
+                 weight_decay, momentum, schedule, epochs, monitor) -> _Run:  # fmt: skip
     """Datasets, the model on its device, loaders, optimiser, schedule, an empty history."""
     loss_fn = get_loss(loss, **(loss_options or {}))
     train_data = as_dataset(train_data, "train_data")
@@ -177,7 +180,7 @@ def _prepare_run(model, train_data, val_data, *, device, channels_last, batch_si
         loss_fn=loss_fn, binary=isinstance(loss, str), metric=metric, threshold=threshold,
         optimizer=opt, scheduler=scheduler, schedule=schedule, per_step=per_step,
         scaler=grad_scaler(dev), device=dev, channels_last=channels_last,
-        history=History(metric=metric_name, n_train=len(train_data)),
+        history=History(metric=metric_name, n_train=len(train_data), monitor=monitor),
     )  # fmt: skip
 
 
@@ -257,6 +260,7 @@ def fit(
     schedule: str | None = None,
     metric: str | Callable = "f1",
     threshold: float = 0.5,
+    monitor: str = "metric",
     patience: int | None = None,
     checkpoint_dir: str | Path | None = None,
     resume: str | Path | None = None,
@@ -300,8 +304,13 @@ def fit(
         Validation metric, larger is better; chooses the best epoch.
     threshold : float
         Probability above which a pixel counts as foreground for the metric.
+    monitor : {"metric", "loss"}
+        What makes an epoch the best: the highest validation ``metric``, or the lowest
+        validation loss (the classic early-stopping criterion: the loss turns up first when
+        a model starts to overfit).
     patience : int, optional
-        Stop after this many epochs without a new best epoch.
+        Stop after this many epochs without a new best epoch (early stopping); with
+        ``restore_best`` the model ends with the best epoch's weights.
     checkpoint_dir : str or Path, optional
         Folder for ``best.pt`` (model weights + config of the best epoch, for
         :func:`~bioimage_course.training.load_model`) and ``last.pt`` (also optimiser,
@@ -354,7 +363,7 @@ def fit(
     _check_options(
         epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
         threshold=threshold, optimizer=optimizer, schedule=schedule, metric=metric,
-        patience=patience, seed=seed,
+        monitor=monitor, patience=patience, seed=seed,
     )  # fmt: skip
     received_channels_last = is_channels_last(model)
     run = _prepare_run(
@@ -362,6 +371,7 @@ def fit(
         batch_size=batch_size, num_workers=num_workers, loss=loss, loss_options=loss_options,
         metric=metric, threshold=threshold, optimizer=optimizer, lr=lr,
         weight_decay=weight_decay, momentum=momentum, schedule=schedule, epochs=epochs,
+        monitor=monitor,
     )  # fmt: skip
     if resume is not None:
         run.history, run.best_state = restore_run(
