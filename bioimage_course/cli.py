@@ -5,7 +5,7 @@
     bioimage-course run            # every notebook, in order, into build/
     bioimage-course run 01 05      # only notebooks 01 and 05
     bioimage-course info           # versions and the device computations will use
-    bioimage-course exercises      # student notebooks (no solutions) into build/exercises
+    bioimage-course exercises      # student notebooks (no solutions) into notebooks/student
     bioimage-course set-repo URL   # point badges and setup cells at a fork
 
 ``run`` executes each notebook with nbclient in a fresh kernel (working directory: the
@@ -188,15 +188,23 @@ def _folders(args: argparse.Namespace) -> tuple[Path, Path]:
 def _exercises(args: argparse.Namespace) -> int:
     import nbformat
 
-    from .course import student_version
+    from .course import is_exercise_cell, student_version
 
+    if args.output is None:
+        args.output = str(
+            (Path(args.notebooks) if args.notebooks else default_notebooks()) / "student"
+        )
     folder, output = _folders(args)
     output.mkdir(parents=True, exist_ok=True)
     for path in course_notebooks(folder):
         nb = nbformat.read(path, as_version=4)
-        n = sum(c.cell_type == "code" and c.source.startswith("# Exercise:") for c in nb.cells)
-        save_notebook(student_version(nb), output / path.name)
-        print(f"{path.name}: {n} exercise(s) without solutions")
+        n = sum(is_exercise_cell(c) for c in nb.cells)
+        try:
+            student = student_version(nb)
+        except ValueError as err:
+            raise UsageError(f"{path.name}: {err}") from None
+        save_notebook(student, output / path.name)
+        print(f"{path.name}: {n} exercise(s), solutions replaced by scaffolds")
     print(f"student notebooks in {output}")
     return 0
 
@@ -246,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=_run)
     ex = sub.add_parser("exercises", help="write student notebooks: exercises without solutions")
     ex.add_argument("--notebooks", help="notebooks folder (default: ./notebooks)")
-    ex.add_argument("--output", default="build/exercises", help="default: build/exercises")
+    ex.add_argument("--output", help="default: the notebooks folder's student/ subfolder")
     ex.set_defaults(func=_exercises)
     info = sub.add_parser("info", help="print versions and the device computations will use")
     info.set_defaults(func=_info)

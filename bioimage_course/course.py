@@ -26,6 +26,7 @@ SETUP_MARKER = "# Setup: on Google Colab this installs the course package; elsew
 DEVICE_CELL = "from bioimage_course.device import describe_device\n\nprint(describe_device())"
 CHECKS_HEADING = "## Checks"
 NOTEBOOK_NAME = re.compile(r"^(\d\d)_[a-z0-9_]+\.ipynb$")
+STUDENT_FOLDER = "notebooks/student"  # the published student versions, made by `exercises`
 GITHUB_REPO = re.compile(r"^https://github\.com/[A-Za-z0-9-]+/[A-Za-z0-9_.-]+$")
 
 
@@ -59,15 +60,23 @@ def setup_cell(repo_url: str = REPO_URL) -> str:
     )
 
 
-def colab_url(notebook: str | Path, repo_url: str = REPO_URL, branch: str = "main") -> str:
-    """The Colab address that opens ``notebook`` from the course repository.
+def colab_url(
+    notebook: str | Path,
+    repo_url: str = REPO_URL,
+    branch: str = "main",
+    *,
+    folder: str = "notebooks",
+) -> str:
+    """The Colab address that opens ``notebook`` (from ``folder`` of the course repository).
 
     >>> colab_url("notebooks/01_digital_images.ipynb", "https://github.com/me/course")
     'https://colab.research.google.com/github/me/course/blob/main/notebooks/01_digital_images.ipynb'
+    >>> colab_url("01_digital_images.ipynb", folder="notebooks/student").split("/blob/main/")[1]
+    'notebooks/student/01_digital_images.ipynb'
     """
     slug = repo_url.removeprefix("https://github.com/").rstrip("/")
     name = Path(notebook).name
-    return f"https://colab.research.google.com/github/{slug}/blob/{branch}/notebooks/{name}"
+    return f"https://colab.research.google.com/github/{slug}/blob/{branch}/{folder}/{name}"
 
 
 def build_notebook(title: str, cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
@@ -172,6 +181,109 @@ def notebook_problems(nb: nbformat.NotebookNode, repo_url: str = REPO_URL) -> li
     return problems
 
 
+SESSION_LINES = ("**Objectives**", "**Time**", "**Prerequisites**")
+SECTION_MARKS = ("core", "optional", "bonus")
+NUMBERED_SECTION = re.compile(r"^## \d+\. ")
+TASK_HEADER = re.compile(r"^\*\*Exercise (\d\d)\.(\d+)\*\* · ([a-z ]+) · ~(\d+) min")
+EXERCISE_CELL = re.compile(r"^# Exercise (\d\d)\.(\d+): \S")
+MIN_EXERCISES, MIN_KINDS = 3, 2
+
+
+def _headings(nb) -> list[tuple[int, str]]:
+    """``(cell index, line)`` of every ``## `` heading in the markdown cells."""
+    return [
+        (i, line.strip())
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "markdown"
+        for line in c.source.splitlines()
+        if line.startswith("## ")
+    ]
+
+
+def session_problems(nb: nbformat.NotebookNode, number: str) -> list[str]:
+    """Ways in which notebook ``number`` (``"02"``) breaks the session design and exercise
+    format of the course (an empty list when it follows them).
+
+    Objectives, time and prerequisites in the title cell; a core / optional / bonus mark on
+    every numbered section; ``## Key points`` just before ``## Checks``; at least three
+    exercises of at least two kinds, each a task cell (``**Exercise NN.k** · kind · ~M min``,
+    naming in backticks what the check needs) and a code cell with a solution block and the
+    check call; ``check.finish("NN")`` in the Checks.
+    """
+    problems = []
+    title = nb.cells[0].source.splitlines() if nb.cells else []
+    for start in SESSION_LINES:
+        if not any(line.startswith(start) for line in title):
+            problems.append(f"the title cell has no line starting with {start}")
+    headings = _headings(nb)
+    for _, line in headings:
+        if NUMBERED_SECTION.match(line) and not line.endswith(
+            tuple(f" · {m}" for m in SECTION_MARKS)
+        ):
+            problems.append(f"section {line!r} does not end with · core, · optional or · bonus")
+    names = [line for _, line in headings]
+    if CHECKS_HEADING in names:
+        before = names[: names.index(CHECKS_HEADING)]
+        if not before or before[-1] != "## Key points":
+            problems.append('"## Key points" does not come just before "## Checks"')
+    problems += _exercise_problems(nb, number)
+    checks = [i for i, line in headings if line == CHECKS_HEADING]
+    after = nb.cells[checks[-1] :] if checks else []
+    if not any(f'check.finish("{number}")' in c.source for c in after if c.cell_type == "code"):
+        problems.append(f'the Checks section does not call check.finish("{number}")')
+    return problems
+
+
+def _exercise_problems(nb: nbformat.NotebookNode, number: str) -> list[str]:
+    """Problems of the exercises of notebook ``number``: see :func:`session_problems`."""
+    from .check import exercises
+
+    problems, tasks, cells = [], {}, {}
+    for i, cell in enumerate(nb.cells):
+        first = cell.source.strip().splitlines()[:1]
+        header = TASK_HEADER.match(first[0]) if first and cell.cell_type == "markdown" else None
+        code = EXERCISE_CELL.match(first[0]) if first and cell.cell_type == "code" else None
+        if header:
+            tasks[f"{header[1]}.{header[2]}"] = (i, header[3], int(header[4]), cell.source)
+        if code:
+            cells[f"{code[1]}.{code[2]}"] = (i, cell.source)
+    ids = sorted(set(tasks) | set(cells), key=lambda e: (e[:2], int(e[3:])))
+    expected = [f"{number}.{k}" for k in range(1, len(ids) + 1)]
+    if ids != expected:
+        problems.append(f"exercises must be numbered {number}.1, {number}.2, ..., got {ids}")
+    if len(ids) < MIN_EXERCISES or len({t[1] for t in tasks.values()}) < MIN_KINDS:
+        problems.append(
+            f"fewer than {MIN_EXERCISES} exercises or fewer than {MIN_KINDS} kinds: "
+            f"{sorted((e, t[1]) for e, t in tasks.items())}"
+        )
+    registered = {ex.id: ex for ex in exercises(number)}
+    if not registered:
+        problems.append(f"no checks for notebook {number} (bioimage_course.check.nb{number})")
+    for eid in ids:
+        if eid not in tasks or eid not in cells or tasks[eid][0] > cells[eid][0]:
+            problems.append(f"exercise {eid} needs a task cell followed by its code cell")
+            continue
+        _, kind, minutes, task = tasks[eid]
+        source = cells[eid][1]
+        if BEGIN_SOLUTION not in source or END_SOLUTION not in source:
+            problems.append(f"exercise {eid}: its code cell has no solution block")
+        ex = registered.get(eid)
+        if ex is None:
+            problems.append(f"exercise {eid} has no check in bioimage_course.check.nb{number}")
+            continue
+        if f"check.nb{number}.{ex.name}(globals())" not in source:
+            problems.append(f"exercise {eid}: its cell does not call check.nb{number}.{ex.name}")
+        if (kind, minutes) != (ex.kind, ex.minutes):
+            problems.append(
+                f"exercise {eid}: task says {kind}, ~{minutes} min; check says "
+                f"{ex.kind}, ~{ex.minutes} min"
+            )
+        missing = [n for n in ex.needs if not re.search(rf"`{re.escape(n)}(`|[^\w`][^`]*`)", task)]
+        if missing:
+            problems.append(f"exercise {eid}: the task does not name {missing} in backticks")
+    return problems
+
+
 def course_notebooks(folder: str | Path, *, strict: bool = False) -> list[Path]:
     """The course notebooks (``NN_topic.ipynb``) in ``folder``, in order.
 
@@ -184,48 +296,87 @@ def course_notebooks(folder: str | Path, *, strict: bool = False) -> list[Path]:
     return paths
 
 
-EXERCISE_MARKER = "# Exercise:"
+BEGIN_SOLUTION = "### BEGIN SOLUTION"
+END_SOLUTION = "### END SOLUTION"
+# "#> code", or "# > code" as ruff format writes it: a line of the scaffold shown to students
+SCAFFOLD = re.compile(r"^(?P<indent>\s*)# ?>(?: |$)(?P<code>.*)$")
+FINISH_CALL = re.compile(r"check\.finish\(\s*([\"'])(\d\d)\1\s*(?:,\s*strict\s*=\s*True\s*)?\)")
 
 
 def student_cell(source: str) -> str:
-    """The student version of an exercise cell: the task line and the self-check, no solution.
+    """The student version of an exercise cell: each solution block replaced by its scaffold.
 
-    The solution is everything between the first line (``# Exercise: ...``) and the final run
-    of ``assert`` statements, which stay so students can check their answer.
+    A solution block runs from a ``### BEGIN SOLUTION`` line to a ``### END SOLUTION`` line.
+    The ``#>`` lines after it (up to the next block) are its scaffold (``# >``, as ``ruff
+    format`` rewrites them, counts too): uncommented, they take
+    the block's place; a block without scaffold becomes ``# your code here``. All other lines
+    stay, so the learner sees the setup and the check call.
 
-    >>> print(student_cell("# Exercise: add\\nx = 1 + 1\\nassert x == 2"))
-    # Exercise: add
-    # Your code here: replace ... and make the check below pass.
-    ...
-    <BLANKLINE>
-    assert x == 2
+    >>> print(student_cell("# Exercise 99.1: add\\n### BEGIN SOLUTION\\nx = 1 + 1\\n"
+    ...                    "### END SOLUTION\\n#> x = ...\\ncheck.nb99.add(globals())"))
+    # Exercise 99.1: add
+    x = ...
+    check.nb99.add(globals())
     """
-    lines = source.rstrip().splitlines()
-    if not lines or not lines[0].startswith(EXERCISE_MARKER):
-        raise ValueError(f"an exercise cell must start with {EXERCISE_MARKER!r}")
-    start = len(lines)
-    while start > 1 and (
-        lines[start - 1].startswith(("assert ", " ", ")")) or not lines[start - 1]
-    ):
-        start -= 1
-    while start < len(lines) and not lines[start].startswith("assert "):
-        start += 1
-    checks = lines[start:]
-    body = ["# Your code here: replace ... and make the check below pass.", "...", ""]
-    return "\n".join([lines[0], *body, *checks])
+    lines = source.splitlines()
+    blocks: list[tuple[int, int]] = []  # (BEGIN line, END line) indices
+    begin = None
+    for i, line in enumerate(lines):
+        if line.strip() == BEGIN_SOLUTION:
+            if begin is not None:
+                raise ValueError(f"line {i + 1}: {BEGIN_SOLUTION!r} inside a solution block")
+            begin = i
+        elif line.strip() == END_SOLUTION:
+            if begin is None:
+                raise ValueError(f"line {i + 1}: {END_SOLUTION!r} without {BEGIN_SOLUTION!r}")
+            blocks.append((begin, i))
+            begin = None
+    if begin is not None:
+        raise ValueError(f"a {BEGIN_SOLUTION!r} block is not closed by {END_SOLUTION!r}")
+    if not blocks:
+        return source
+    scaffolds: list[list[str]] = [[] for _ in blocks]
+    owner = {}  # line index -> block whose scaffold it is (the last block above it)
+    for i, line in enumerate(lines):
+        scaffold = SCAFFOLD.match(line)
+        if scaffold and not any(a <= i <= b for a, b in blocks):
+            k = max([n for n, (a, _) in enumerate(blocks) if a < i], default=0)
+            owner[i] = k
+            scaffolds[k].append(scaffold["indent"] + scaffold["code"])
+    out = []
+    for i, line in enumerate(lines):
+        starts = [n for n, (a, _) in enumerate(blocks) if a == i]
+        if starts:
+            indent = line[: len(line) - len(line.lstrip())]
+            out += scaffolds[starts[0]] or [f"{indent}# your code here"]
+        elif i not in owner and not any(a <= i <= b for a, b in blocks):
+            out.append(line)
+    return "\n".join(out)
+
+
+def is_exercise_cell(cell) -> bool:
+    """Whether ``cell`` is an exercise's code cell (it holds a solution block)."""
+    return cell.cell_type == "code" and any(
+        line.strip() == BEGIN_SOLUTION for line in cell.source.splitlines()
+    )
 
 
 def student_version(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy of ``nb`` with the solutions of its exercise cells removed (see :func:`student_cell`).
+    """A copy of ``nb`` for students: solutions replaced by scaffolds (:func:`student_cell`).
 
-    Exercise cells are tagged ``raises-exception`` so the notebook still runs top to bottom
-    before they are solved.
+    ``check.finish("NN")`` becomes ``check.finish("NN", strict=False)``, which reports open
+    exercises instead of failing, so "Run all" reaches the end of the student notebook.
     """
     copy = nbformat.from_dict(nb)
-    for cell in copy.cells:
-        if cell.cell_type == "code" and cell.source.startswith(EXERCISE_MARKER):
-            cell.source = student_cell(cell.source)
-            cell.metadata["tags"] = sorted({*cell.metadata.get("tags", []), "raises-exception"})
+    for index, cell in enumerate(copy.cells):
+        if cell.cell_type != "code":
+            continue
+        if is_exercise_cell(cell):
+            try:
+                cell.source = student_cell(cell.source)
+            except ValueError as err:
+                raise ValueError(f"cell {index}: {err}") from None
+        cell.source = FINISH_CALL.sub(r'check.finish("\2", strict=False)', cell.source)
     return strip_outputs(copy)
 
 
@@ -250,7 +401,9 @@ def set_repo(repo_url: str, root: str | Path = ".") -> list[Path]:
     old = REPO_URL
     old_slug = old.removeprefix("https://github.com/")
     new_slug = repo_url.removeprefix("https://github.com/")
-    targets = [package, root / "README.md", *sorted((root / "notebooks").glob("*.ipynb"))]
+    notebooks = sorted((root / "notebooks").glob("*.ipynb"))
+    students = sorted((root / STUDENT_FOLDER).glob("*.ipynb"))
+    targets = [package, root / "README.md", *notebooks, *students]
     changed = []
     for path in targets:
         if not path.exists():

@@ -102,7 +102,10 @@ def test_info_prints_device(capsys):
 def test_exercises_writes_student_versions_that_still_run(tmp_path):
     folder = tmp_path / "notebooks"
     folder.mkdir()
-    solution = "# Exercise: double it\ny = 2 * x\nprint(y)\nassert y == 2"
+    solution = (
+        "# Exercise 01.1: double it\n### BEGIN SOLUTION\ny = 2 * x\n### END SOLUTION\n"
+        "#> y = ...  # your code\nprint(y)"
+    )
     nb = build_notebook(
         "# 01 · Demo",
         [
@@ -116,12 +119,24 @@ def test_exercises_writes_student_versions_that_still_run(tmp_path):
     out = tmp_path / "student"
     assert main(["exercises", "--notebooks", str(folder), "--output", str(out)]) == 0
     student = nbformat.read(out / "01_demo.ipynb", as_version=4)
-    cell = next(c for c in student.cells if c.source.startswith("# Exercise:"))
-    assert "2 * x" not in cell.source and cell.source.endswith("assert y == 2")
-    assert "raises-exception" in cell.metadata["tags"]
+    cell = next(c for c in student.cells if c.source.startswith("# Exercise 01.1"))
+    assert cell.source == "# Exercise 01.1: double it\ny = ...  # your code\nprint(y)"
     assert nbformat.read(folder / "01_demo.ipynb", as_version=4).cells[4].source == solution
-    # the student notebook runs top to bottom; the unsolved exercise fails only its own cell
+    # the student notebook runs top to bottom
     assert main(["run", "--notebooks", str(out), "--output", str(tmp_path / "build")]) == 0
+
+
+def test_exercises_writes_beside_the_notebooks_by_default(tmp_path, capsys):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    save_notebook(build_notebook("# 01 · Demo", []), folder / "01_demo.ipynb")
+    assert main(["exercises", "--notebooks", str(folder)]) == 0
+    assert (folder / "student" / "01_demo.ipynb").is_file()
+    bad = build_notebook("# 02 · Demo", [("code", "### BEGIN SOLUTION\nx = 1")])
+    save_notebook(bad, folder / "02_demo.ipynb")
+    capsys.readouterr()
+    assert main(["exercises", "--notebooks", str(folder)]) == 2
+    assert "02_demo.ipynb: cell 3" in capsys.readouterr().err
 
 
 def _cli(*args, env=None):

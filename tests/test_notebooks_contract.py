@@ -12,6 +12,7 @@ from bioimage_course.course import (
     colab_url,
     course_notebooks,
     notebook_problems,
+    session_problems,
     set_repo,
     setup_cell,
 )
@@ -34,6 +35,14 @@ def test_notebook_follows_contract(path):
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
     assert notebook_problems(nb) == []
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_follows_session_design(path):
+    """Objectives, time, prerequisites, marked sections, key points, >= 3 exercises of >= 2
+    kinds with task cells and checks (the format of bioimage_course.check)."""
+    nb = nbformat.read(path, as_version=4)
+    assert session_problems(nb, path.name[:2]) == []
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
