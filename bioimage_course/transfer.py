@@ -64,6 +64,7 @@ __all__ = [
     "learning_curve",
     "save_nuclei_model",
     "shipped_weights",
+    "card",
     "recipe_pairs",
     "train_recipe",
 ]
@@ -272,8 +273,7 @@ def save_nuclei_model(
     if not path.parent.is_dir():
         raise FileNotFoundError(f"`path`: folder {str(path.parent)!r} does not exist")
     state = {
-        k: v.half() if half and v.is_floating_point() else v
-        for k, v in model.state_dict().items()
+        k: v.half() if half and v.is_floating_point() else v for k, v in model.state_dict().items()
     }
     checkpoint = {
         "config": dict(model.config),
@@ -301,6 +301,11 @@ def shipped_weights(name: str) -> Path:
     check_choice(name, "name", RECIPES)
     folder = resources.files("bioimage_course").joinpath("weights")
     return Path(str(folder.joinpath(RECIPES[name]["file"])))
+
+
+def card(name: str) -> dict[str, Any]:
+    """The recorded card of a model of :data:`RECIPES`: recipe, losses, checksum, scores."""
+    return json.loads(shipped_weights(name).with_suffix(".json").read_text("utf-8"))
 
 
 def recipe_pairs(recipe: dict[str, Any]) -> list[tuple[np.ndarray, np.ndarray]]:
