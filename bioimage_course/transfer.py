@@ -172,8 +172,10 @@ def train_nuclei(
     steps = int(check_in_range(steps, "steps", 1))
     epochs = max(1, min(int(epochs), steps))
     if model is None:
-        config = dict(architecture or {"in_channels": 1, "out_channels": 3, "depth": 3})
-        config.setdefault("base_channels", 8)
+        config = {"in_channels": 1, "out_channels": 3, "depth": 3, "base_channels": 8}
+        config.update(architecture or {})
+        if config["out_channels"] != 3:
+            raise ValueError(f"`architecture` must have out_channels=3, got {architecture}")
         torch.manual_seed(seed)
         net = UNet(**config)
         diameter = TRAINING_DIAMETER_PX

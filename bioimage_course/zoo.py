@@ -38,9 +38,11 @@ True
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import os
 import shutil
+import string
 import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -56,6 +58,7 @@ from .normalize import normalize_percentile
 from .routes import TRAINING_DIAMETER_PX, rescale_image
 
 __all__ = [
+    "zoo_available",
     "FORMAT_VERSION",
     "CLASS_NAMES",
     "format_version",
@@ -69,6 +72,7 @@ FORMAT_VERSION = "0.5.4"  # a model format that bioimageio.spec 0.5.4 and later 
 CLASS_NAMES = ("background", "interior", "boundary")
 PERCENTILES = (1.0, 99.8)
 RDF = "rdf.yaml"
+NAME_CHARACTERS = string.ascii_letters + string.digits + "_+- ()"
 ARCHITECTURE = {"callable": "UNet", "import_from": "bioimage_course.models"}
 CITATIONS = [
     {
@@ -91,11 +95,10 @@ def format_version() -> str:
     to validate (``bioimageio.core`` 0.11 pins ``bioimageio.spec`` 0.5.12.0, which implements
     format 0.5.12), so the version is never newer than the installed one.
     """
-    try:
-        from bioimageio.spec.model.v0_5 import ModelDescr
-    except ImportError:
+    spec = _optional("bioimageio.spec.model.v0_5")
+    if spec is None:
         return FORMAT_VERSION
-    installed = ModelDescr.implemented_format_version
+    installed = spec.ModelDescr.implemented_format_version
 
     def key(v: str) -> tuple[int, ...]:
         return tuple(int(p) for p in v.split("."))
@@ -103,20 +106,25 @@ def format_version() -> str:
     return min(FORMAT_VERSION, installed, key=key)
 
 
-def _dump(data: dict[str, Any]) -> str:
+def _optional(name: str):
+    """The module ``name`` if it is installed, else None: PyYAML (which Jupyter installs) and
+    bioimageio are optional here, so the notebooks run without them (Colab)."""
     try:
-        import yaml
-    except ImportError:  # JSON is YAML too
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+def _dump(data: dict[str, Any]) -> str:
+    yaml = _optional("yaml")
+    if yaml is None:  # JSON is YAML too
         return json.dumps(data, indent=2) + "\n"
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
 def _load(text: str) -> dict[str, Any]:
-    try:
-        import yaml
-    except ImportError:
-        return json.loads(text)
-    return yaml.safe_load(text)
+    yaml = _optional("yaml")
+    return json.loads(text) if yaml is None else yaml.safe_load(text)
 
 
 def _sha256(path: Path) -> str:
@@ -284,6 +292,12 @@ def export_model(
         raise TypeError(
             f"`model` must be a 1-channel, 3-class bioimage_course UNet, got {type(model).__name__}"
         )
+    bad = sorted(set(str(name)) - set(NAME_CHARACTERS))
+    if bad or not 5 <= len(str(name)) <= 128:
+        raise ValueError(
+            f"`name` must be 5-128 letters, digits, spaces or _+-() (the zoo's rule), got "
+            f"{name!r}" + (f" with {''.join(bad)!r}" if bad else "")
+        )
     out_dir = Path(out_dir)
     if out_dir.exists() and not overwrite:
         raise FileExistsError(f"`out_dir` {str(out_dir)!r} exists; pass overwrite=True to replace")
@@ -374,6 +388,11 @@ def load_zoo_model(source: str | os.PathLike) -> UNet:
     return model.eval()
 
 
+def zoo_available() -> bool:
+    """Whether ``bioimageio.core`` is installed (``pip install bioimageio.core``)."""
+    return _optional("bioimageio.core") is not None
+
+
 def zoo_test(source: str | os.PathLike) -> str:
     """Run ``bioimageio.core.test_model`` on a package; return its status (``"passed"``).
 
@@ -381,15 +400,14 @@ def zoo_test(source: str | os.PathLike) -> str:
     declared pre- and postprocessing to the test input and compares the result with the
     test output. It needs ``pip install bioimageio.core`` (an ``ImportError`` says so).
     """
-    try:
-        from bioimageio.core import test_model
-    except ImportError as err:
+    core = _optional("bioimageio.core")
+    if core is None:
         raise ImportError(
             "zoo_test needs bioimageio.core: pip install bioimageio.core "
             "(or pip install -e '.[test]' in the course repository)"
-        ) from err
+        )
     source = Path(source)
-    summary = test_model(source / RDF if source.is_dir() else source)
+    summary = core.test_model(source / RDF if source.is_dir() else source)
     if summary.status != "passed":
         problems = [f"{d.name}: {e.msg}" for d in summary.details for e in d.errors]
         raise ValueError(f"`source` {str(source)!r} failed test_model: {problems[:5]}")

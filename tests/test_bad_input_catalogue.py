@@ -51,6 +51,7 @@ from bioimage_course.augment import (  # noqa: E402
     warp_coordinates,  # noqa: E402
 )
 from bioimage_course.data import image_hash, make_nuclei  # noqa: E402
+from bioimage_course.domain_shift import segment_fixed_range  # noqa: E402
 from bioimage_course.models import UNet  # noqa: E402
 from bioimage_course.nuclei import estimate_diameter, segment_nuclei  # noqa: E402
 from bioimage_course.routes import rescale_image, resize_labels  # noqa: E402
@@ -151,6 +152,7 @@ CASES = [
     Case(estimate_diameter, {"image": IMAGE}, {"image": "image"}),
     Case(segment_nuclei, {"image": IMAGE, "diameter_px": 8.0, "model": MODEL_3CLASS},
          {"image": "image"}),
+    Case(segment_fixed_range, {"model": MODEL_3CLASS, "image": IMAGE}, {"image": "image"}),
 ]  # fmt: skip
 
 # variant -> (kind of argument it applies to, what it does to the array)
