@@ -9,7 +9,7 @@ Examples
 >>> nb09.rescale(
 ...     {"rescale_factor": lambda diameter_px, training_diameter_px: diameter_px / 20}
 ... )
-Exercise 09.2: not yet. ...
+Exercise 09.3: not yet. ...
 False
 """
 
@@ -44,7 +44,7 @@ def _reference_factor(diameter_px, training_diameter_px):
 
 
 @exercise(
-    "09.2",
+    "09.3",
     needs=("rescale_factor",),
     kind="write the function",
     minutes=4,
@@ -71,7 +71,7 @@ def rescale(rescale_factor):
 
 
 @exercise(
-    "09.3",
+    "09.4",
     needs=("best_diameter", "explanation"),
     kind="tune and explain",
     minutes=6,
@@ -110,7 +110,7 @@ def _buggy_split(pairs, n):
 
 
 @exercise(
-    "09.4",
+    "09.2",
     needs=("split_fixed",),
     kind="find the bug",
     minutes=4,
