@@ -9,13 +9,20 @@ Every notebook of the course
 3. ends with a ``## Checks`` section whose code cells ``assert`` what the lesson claimed;
 4. is stored without outputs, named ``NN_topic.ipynb`` with consecutive numbers from 01.
 
-:func:`notebook_problems` lists the ways a notebook breaks this contract (the test suite runs
-it on every notebook); :func:`build_notebook` makes a notebook that follows it.
+5. follows the session design: objectives, time and prerequisites in the title cell, sections
+   marked core / optional / bonus, key points before the checks, and at least three exercises
+   of two kinds or more, each checked by :mod:`bioimage_course.check`.
+
+:func:`notebook_problems` and :func:`session_problems` list the ways a notebook breaks this
+contract (the test suite runs them on every notebook); :func:`build_notebook` makes a notebook
+that follows the first four points. :func:`student_version` turns a solution notebook into the
+one students get: solutions replaced by scaffolds, and a "Run all" that reaches the end.
 """
 
 from __future__ import annotations
 
 import re
+import textwrap
 from pathlib import Path
 
 import nbformat
@@ -227,10 +234,70 @@ def session_problems(nb: nbformat.NotebookNode, number: str) -> list[str]:
         if not before or before[-1] != "## Key points":
             problems.append('"## Key points" does not come just before "## Checks"')
     problems += _exercise_problems(nb, number)
+    problems += _names_used_after_exercises(nb)
     checks = [i for i, line in headings if line == CHECKS_HEADING]
     after = nb.cells[checks[-1] :] if checks else []
     if not any(f'check.finish("{number}")' in c.source for c in after if c.cell_type == "code"):
         problems.append(f'the Checks section does not call check.finish("{number}")')
+    return problems
+
+
+def _python(source: str):
+    """The module AST of a code cell without its IPython magics, or None if it does not parse."""
+    import ast
+
+    lines = [line for line in source.splitlines() if line.lstrip()[:1] not in "%!"]
+    try:
+        return ast.parse("\n".join(lines))
+    except SyntaxError:
+        return None
+
+
+def _bound_names(tree) -> set[str]:
+    """Names a cell binds at its top level (assignments, defs, classes, imports, loops)."""
+    import ast
+
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        else:
+            for sub in ast.walk(node):
+                if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+                    names.add(sub.id)
+    return names
+
+
+def _names_used_after_exercises(nb: nbformat.NotebookNode) -> list[str]:
+    """Later cells that read a name only a solution block defines: in a student notebook
+    that name is missing or still ``...``, and "Run all" would stop there."""
+    import ast
+
+    problems, owned = [], {}  # name -> exercise cell index that defines it
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        if is_exercise_cell(cell):
+            blocks = re.findall(
+                rf"^[ \t]*{BEGIN_SOLUTION}\n(.*?)^[ \t]*{END_SOLUTION}", cell.source, re.M | re.S
+            )
+            tree = _python(textwrap.dedent("\n".join(blocks)))
+            owned.update(dict.fromkeys(_bound_names(tree) if tree else (), i))
+            continue
+        tree = _python(cell.source)
+        if tree is None:
+            continue
+        used = {
+            n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+        }
+        for name in sorted(used & set(owned) - _bound_names(tree)):
+            problems.append(
+                f"cell {i} uses `{name}`, which only the solution in cell {owned[name]} defines"
+            )
+        for name in _bound_names(tree):
+            owned.pop(name, None)  # redefined outside an exercise: later cells may use it
     return problems
 
 
@@ -349,6 +416,9 @@ def student_cell(source: str) -> str:
         if starts:
             indent = line[: len(line) - len(line.lstrip())]
             out += scaffolds[starts[0]] or [f"{indent}# your code here"]
+            a, b = blocks[starts[0]]
+            body = lines[a + 1 : b]
+            out += [""] * (len(body) - len("\n".join(body).rstrip("\n ").split("\n")))
         elif i not in owner and not any(a <= i <= b for a, b in blocks):
             out.append(line)
     return "\n".join(out)

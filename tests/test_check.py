@@ -219,3 +219,12 @@ def test_session_problems_name_what_is_missing():
     assert any("Key points" in p for p in problems)
     assert any("fewer than 3 exercises" in p for p in problems)
     assert any("task cell" in p for p in problems)
+
+
+def test_session_problems_find_later_cells_that_need_a_solution():
+    nb = _demo_notebook()
+    nb.cells.insert(6, nbformat.v4.new_code_cell("print(square(4))"))
+    problems = session_problems(nb, "98")
+    assert "cell 6 uses `square`, which only the solution in cell 5 defines" in problems
+    nb.cells[6].source = "def square(x):\n    return x**2\n\n\nprint(square(4))"
+    assert not any("uses `square`" in p for p in session_problems(nb, "98"))

@@ -8,17 +8,22 @@ import pytest
 
 from bioimage_course import REPO_URL
 from bioimage_course.course import (
+    STUDENT_FOLDER,
     build_notebook,
     colab_url,
     course_notebooks,
     notebook_problems,
+    save_notebook,
     session_problems,
     set_repo,
     setup_cell,
+    student_version,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = course_notebooks(ROOT / "notebooks")
+STUDENT = ROOT / STUDENT_FOLDER
+REGENERATE = "bioimage-course exercises --output notebooks/student"
 
 
 def test_numbering_has_no_gaps():
@@ -49,6 +54,28 @@ def test_notebook_follows_session_design(path):
 def test_readme_links_notebook_with_colab_badge(path):
     readme = (ROOT / "README.md").read_text()
     assert colab_url(path) in readme
+    assert colab_url(path, folder=STUDENT_FOLDER) in readme, "no student-version badge"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_published_student_version_is_up_to_date(path, tmp_path):
+    """notebooks/student/NN_*.ipynb is exactly what the generator makes of the solution
+    notebook (nbval runs it to the end: no exercise stops "Run all")."""
+    published = STUDENT / path.name
+    assert published.is_file(), f"no student version of {path.name}: run `{REGENERATE}`"
+    fresh = save_notebook(student_version(nbformat.read(path, as_version=4)), tmp_path / path.name)
+    assert published.read_bytes() == fresh.read_bytes(), (
+        f"{published.relative_to(ROOT)} is out of date: run `{REGENERATE}` and commit it"
+    )
+
+
+def test_student_folder_holds_only_student_versions_of_course_notebooks():
+    names = sorted(p.name for p in STUDENT.glob("*.ipynb"))
+    assert names == [p.name for p in NOTEBOOKS], f"stale or missing files: run `{REGENERATE}`"
+    assert course_notebooks(ROOT / "notebooks") == NOTEBOOKS  # not listed as course notebooks
+    for path in STUDENT.glob("*.ipynb"):
+        text = path.read_text()
+        assert "### BEGIN SOLUTION" not in text and "### END SOLUTION" not in text, path.name
 
 
 def test_readme_badges_point_at_the_course_repository():
@@ -82,6 +109,8 @@ def _checkout(root):
     (root / "notebooks").mkdir(parents=True)
     nbformat.write(build_notebook("# 01 · Demo", []), root / "notebooks" / "01_demo.ipynb")
     (root / "README.md").write_text(f"[badge]({colab_url('01_demo.ipynb')})\n")
+    (root / STUDENT_FOLDER).mkdir()
+    nbformat.write(build_notebook("# 01 · Demo", []), root / STUDENT_FOLDER / "01_demo.ipynb")
     (root / "bioimage_course").mkdir()
     init = root / "bioimage_course" / "__init__.py"
     init.write_text(f'REPO_URL = "{REPO_URL}"\n')
@@ -97,7 +126,12 @@ def test_set_repo_repoints_a_fork_and_nothing_outside_it(tmp_path):
     fork = "https://github.com/someone/my-course"
     changed = set_repo(fork, tmp_path)
     assert sorted(changed) == sorted(
-        [init, tmp_path / "README.md", tmp_path / "notebooks" / "01_demo.ipynb"]
+        [
+            init,
+            tmp_path / "README.md",
+            tmp_path / "notebooks" / "01_demo.ipynb",
+            tmp_path / STUDENT_FOLDER / "01_demo.ipynb",
+        ]
     )
     assert colab_url("01_demo.ipynb", fork) in (tmp_path / "README.md").read_text()
     assert fork in (tmp_path / "notebooks" / "01_demo.ipynb").read_text()
