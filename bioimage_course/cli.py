@@ -7,6 +7,8 @@
     bioimage-course info           # versions and the device computations will use
     bioimage-course exercises      # student notebooks (no solutions) into notebooks/student
     bioimage-course set-repo URL   # point badges and setup cells at a fork
+    bioimage-course segment FOLDER [--output DIR]   # nuclei of your own TIFFs, with QC
+    bioimage-course export CHECKPOINT OUT           # a BioImage Model Zoo package
 
 ``run`` executes each notebook with nbclient in a fresh kernel (working directory: the
 notebooks' folder), writes the executed copy and an HTML rendering to the output folder (never
@@ -241,6 +243,80 @@ def _set_repo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _segment(args: argparse.Namespace) -> int:
+    from .own_images import segment_folder
+
+    try:
+        result = segment_folder(
+            args.folder,
+            output=args.output,
+            model=args.model,
+            diameter_px=args.diameter,
+            overwrite=args.overwrite,
+        )
+    except (FileNotFoundError, FileExistsError, ValueError) as err:
+        raise UsageError(str(err)) from None
+    print(result.table())
+    if result.scored:
+        p = result.pooled
+        print(f"pooled over the images with a mask: F1@0.5 {p.f1:.3f}, DSB {p.dsb:.3f}")
+    if result.skipped:
+        print("skipped (not TIFF):", ", ".join(path.name for path in result.skipped))
+    print(f"{len(result.written)} label image(s) in {result.written[0].parent}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .nuclei import load_pretrained
+    from .zoo import export_model, zip_package, zoo_test
+
+    try:
+        model = load_pretrained(None if args.checkpoint == "pretrained" else args.checkpoint)
+        test_image = None
+        if args.test_image:
+            from .io import read_tiff
+
+            test_image = read_tiff(args.test_image)[0]
+        folder = export_model(
+            model,
+            args.out,
+            name=args.name,
+            test_image=test_image,
+            diameter_px=args.diameter,
+            overwrite=args.overwrite,
+        )
+        print(f"wrote the BioImage Model Zoo package {folder}")
+        if args.zip:
+            print(f"wrote {zip_package(folder, overwrite=args.overwrite)}")
+        if args.validate:
+            print(f"bioimageio.core test_model: {zoo_test(folder)}")
+    except (FileNotFoundError, FileExistsError, ValueError, TypeError, ImportError) as err:
+        raise UsageError(str(err)) from None
+    return 0
+
+
+def _add_own_images_commands(sub) -> None:
+    seg = sub.add_parser("segment", help="segment the nuclei of a folder of TIFFs, with QC")
+    seg.add_argument("folder", help="FOLDER/images (+ FOLDER/masks) or a folder of TIFFs")
+    seg.add_argument("--output", help="folder for the label images (default: FOLDER/labels)")
+    seg.add_argument("--model", help="a nuclei checkpoint or zoo package (default: shipped)")
+    seg.add_argument(
+        "--diameter", type=float, help="nucleus diameter in pixels (default: estimated)"
+    )
+    seg.add_argument("--overwrite", action="store_true", help="replace existing label images")
+    seg.set_defaults(func=_segment)
+    exp = sub.add_parser("export", help="write a nuclei model as a BioImage Model Zoo package")
+    exp.add_argument("checkpoint", help="a nuclei_unet .pt file, or 'pretrained' (the shipped one)")
+    exp.add_argument("out", help="the package folder to create")
+    exp.add_argument("--name", default="bioimage-course nuclei U-Net", help="the model's name")
+    exp.add_argument("--test-image", help="a TIFF for the test tensors (default: synthetic)")
+    exp.add_argument("--diameter", type=float, help="the test image's nucleus diameter (px)")
+    exp.add_argument("--zip", action="store_true", help="also write OUT.zip for upload")
+    exp.add_argument("--validate", action="store_true", help="run bioimageio.core test_model")
+    exp.add_argument("--overwrite", action="store_true", help="replace an existing package")
+    exp.set_defaults(func=_export)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="bioimage-course", description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=__version__)
@@ -262,6 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     fork.add_argument("url", help="https://github.com/OWNER/NAME")
     fork.add_argument("--root", default=".", help="course checkout (default: here)")
     fork.set_defaults(func=_set_repo)
+    _add_own_images_commands(sub)
     return parser
 
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -125,7 +126,10 @@ def load_pretrained(path: Any = None) -> UNet:
     """Load a nuclei model written by :mod:`bioimage_course.pretrain` (default: the shipped one).
 
     The file holds the weights and the architecture only, and is read with
-    ``torch.load(..., weights_only=True)``, which cannot run code from the file.
+    ``torch.load(..., weights_only=True)``, which cannot run code from the file. A BioImage
+    Model Zoo package of this course (its folder, ``rdf.yaml`` or zip, written by
+    :func:`bioimage_course.zoo.export_model`) is loaded with
+    :func:`bioimage_course.zoo.load_zoo_model`.
 
     Returns
     -------
@@ -135,6 +139,10 @@ def load_pretrained(path: Any = None) -> UNet:
     """
     if path is None:
         return _shipped_model()
+    if Path(path).is_dir() or Path(path).suffix.lower() in (".zip", ".yaml", ".yml"):
+        from .zoo import load_zoo_model
+
+        return load_zoo_model(path)
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise ValueError(f"`path` must be a nuclei model checkpoint, got {str(path)!r}")
@@ -168,8 +176,9 @@ def segment_nuclei(
     diameter_px : float, optional
         The typical nucleus diameter in pixels (takes precedence over ``pixel_size_um``).
         Without either it is estimated from the image (:func:`estimate_diameter`).
-    model : torch.nn.Module, optional
-        A 3-class nuclei model from :func:`load_pretrained`; default: the shipped one.
+    model : torch.nn.Module or path, optional
+        A 3-class nuclei model from :func:`load_pretrained` (or a path it reads: a checkpoint
+        or a BioImage Model Zoo package); default: the shipped one.
     refine : bool
         When the diameter was estimated, measure the nuclei found at that scale and, if their
         median diameter differs from the estimate by more than 25 %, predict once more at the
@@ -188,7 +197,7 @@ def segment_nuclei(
     elif pixel_size_um is not None:
         pixel_size_um = check_in_range(pixel_size_um, "pixel_size_um", 0, low_inclusive=False)
         diameter_px = TYPICAL_NUCLEUS_UM / pixel_size_um
-    model = load_pretrained() if model is None else model
+    model = load_pretrained(model) if model is None or isinstance(model, (str, Path)) else model
     scale = dict(training_diameter_px=getattr(model, "training_diameter_px", TRAINING_DIAMETER_PX))
     estimated = diameter_px is None
     diameter = estimate_diameter(image) if estimated else float(diameter_px)

@@ -55,6 +55,7 @@ from bioimage_course.augment import (  # noqa: E402
 )
 from bioimage_course.data import image_hash, make_nuclei  # noqa: E402
 from bioimage_course.metrics import temporal  # noqa: E402
+from bioimage_course.domain_shift import segment_fixed_range  # noqa: E402
 from bioimage_course.models import UNet  # noqa: E402
 from bioimage_course.nuclei import estimate_diameter, segment_nuclei  # noqa: E402
 from bioimage_course.routes import rescale_image, resize_labels  # noqa: E402
@@ -171,6 +172,7 @@ CASES = [
     Case(temporal.temporal_consistency, {"movie": MOVIE}, {"movie": "labels"}),
     Case(temporal.complete_tracks, {"true_movie": MOVIE, "pred_movie": MOVIE},
          {"true_movie": "labels", "pred_movie": "labels"}),
+    Case(segment_fixed_range, {"model": MODEL_3CLASS, "image": IMAGE}, {"image": "image"}),
 ]  # fmt: skip
 
 # variant -> (kind of argument it applies to, what it does to the array)

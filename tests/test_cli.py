@@ -213,3 +213,39 @@ def test_info_with_a_device_this_machine_lacks(tmp_path):
     code, out, err = _cli("info", env={"BIOIMAGE_COURSE_DEVICE": "gpu please"})
     assert code == 2
     _one_clear_line(err, "BIOIMAGE_COURSE_DEVICE", "gpu please")
+
+
+def test_segment_verb_writes_labels_and_refuses_to_overwrite(tmp_path, capsys):
+    import numpy as np
+
+    from bioimage_course.data import make_nuclei
+    from bioimage_course.io import read_tiff, write_tiff
+
+    for sub in ("images", "masks"):
+        (tmp_path / sub).mkdir()
+    image, labels = make_nuclei((64, 64), rng=0)
+    write_tiff(tmp_path / "images" / "a.tif", image, axes="YX", pixel_size_um=0.65)
+    write_tiff(tmp_path / "masks" / "a.tif", labels.astype(np.uint16), axes="YX")
+    assert main(["segment", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "pooled over the images with a mask" in out and "1 label image(s)" in out
+    assert read_tiff(tmp_path / "labels" / "a.tif")[1].pixel_size_um == 0.65
+    assert main(["segment", str(tmp_path)]) == 2
+    assert "overwrite" in capsys.readouterr().err
+    assert main(["segment", str(tmp_path / "missing")]) == 2
+
+
+def test_export_verb_writes_a_zoo_package(tmp_path, capsys):
+    from pathlib import Path
+
+    from bioimage_course.nuclei import WEIGHTS
+
+    weights = Path(__file__).resolve().parents[1] / "bioimage_course" / "weights" / WEIGHTS
+    out = tmp_path / "pkg"
+    assert main(["export", str(weights), str(out), "--zip", "--validate"]) == 0
+    text = capsys.readouterr().out
+    assert (out / "rdf.yaml").is_file() and (tmp_path / "pkg.zip").is_file()
+    assert "test_model: passed" in text
+    assert main(["export", "pretrained", str(out)]) == 2
+    assert "exists" in capsys.readouterr().err
+    assert main(["export", str(tmp_path / "nope.pt"), str(tmp_path / "x")]) == 2
