@@ -170,12 +170,22 @@ def pretrain_nuclei(
         "command": "python -m bioimage_course.pretrain bioimage_course/weights --overwrite"
         + ("" if threads == 1 else f" --threads {threads}"),
     }
-    card_path = path.with_suffix(".json")
+    write_card(path, card)
+    return path
+
+
+def write_card(weights: Path, card: dict) -> Path:
+    """Write ``card`` as the JSON file next to ``weights``; returns its path.
+
+    The benchmark adds an ``evaluation`` to a card; it is kept when the weights (their
+    ``sha256``) are the ones it evaluated, and dropped when they changed.
+    """
+    card_path = Path(weights).with_suffix(".json")
     old = json.loads(card_path.read_text()) if card_path.exists() else {}
     if "evaluation" in old and old.get("sha256") == card["sha256"]:
-        card["evaluation"] = old["evaluation"]
+        card = {**card, "evaluation": old["evaluation"]}
     card_path.write_text(json.dumps(card, indent=1) + "\n")
-    return path
+    return card_path
 
 
 def main(argv: list[str] | None = None) -> int:

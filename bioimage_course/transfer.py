@@ -49,6 +49,7 @@ import torch
 from ._files import temporary_file
 from ._validate import check_choice, check_in_range
 from .models import UNet
+from .pretrain import write_card
 from .routes import (
     ROUTES,
     TRAINING_DIAMETER_PX,
@@ -352,11 +353,7 @@ def train_recipe(name: str, out_dir: str | Path, *, overwrite: bool = False) -> 
         "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
         "command": f"python -m bioimage_course.transfer {name} {out_dir} --overwrite",
     }
-    card_path = path.with_suffix(".json")
-    old = json.loads(card_path.read_text()) if card_path.exists() else {}
-    if "evaluation" in old and old.get("sha256") == card["sha256"]:
-        card["evaluation"] = old["evaluation"]
-    card_path.write_text(json.dumps(card, indent=1) + "\n")
+    write_card(path, card)
     return path
 
 

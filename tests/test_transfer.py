@@ -1,6 +1,7 @@
 """Fine-tuning and training from scratch, the shipped models of notebook 09 and their cards."""
 
 import hashlib
+import json
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ from bioimage_course.data import make_nuclei
 from bioimage_course.domain_shift import plot_f1_vs_diameter, segment_fixed_range
 from bioimage_course.models import UNet
 from bioimage_course.nuclei import load_pretrained
+from bioimage_course.pretrain import write_card
 from bioimage_course.routes import to_training_scale
 from bioimage_course.transfer import (
     RECIPES,
@@ -99,3 +101,13 @@ def test_fixed_range_ignores_percentiles_and_depends_on_the_dtype():
     plot_f1_vs_diameter([10, 20], {"a": [0.5, 0.8]})
     with pytest.raises(ValueError, match="one value per diameter"):
         plot_f1_vs_diameter([10, 20], {"a": [0.5]})
+
+
+def test_a_card_keeps_its_evaluation_only_for_the_same_weights(tmp_path):
+    weights = tmp_path / "model.pt"
+    card_path = write_card(weights, {"sha256": "a", "evaluation": {"f1": 0.9}})
+    assert json.loads(card_path.read_text())["evaluation"] == {"f1": 0.9}
+    write_card(weights, {"sha256": "a"})  # retrained to the same bytes: the evaluation stays
+    assert json.loads(card_path.read_text())["evaluation"] == {"f1": 0.9}
+    write_card(weights, {"sha256": "b"})  # other weights: the old evaluation no longer applies
+    assert "evaluation" not in json.loads(card_path.read_text())
