@@ -54,8 +54,8 @@ from bioimage_course.augment import (  # noqa: E402
     warp_coordinates,  # noqa: E402
 )
 from bioimage_course.data import image_hash, make_nuclei  # noqa: E402
-from bioimage_course.metrics import temporal  # noqa: E402
 from bioimage_course.domain_shift import segment_fixed_range  # noqa: E402
+from bioimage_course.metrics import temporal  # noqa: E402
 from bioimage_course.models import UNet  # noqa: E402
 from bioimage_course.nuclei import estimate_diameter, segment_nuclei  # noqa: E402
 from bioimage_course.routes import rescale_image, resize_labels  # noqa: E402
