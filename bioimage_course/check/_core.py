@@ -135,6 +135,19 @@ class Exercise:
         return True, "done." + (f" {why}" if why else "")
 
 
+def require_words(text: object, *, words: int = 15) -> None:
+    """Raise :class:`Hint` unless ``text`` is a written answer of at least ``words`` words.
+
+    >>> try:
+    ...     require_words("too short")
+    ... except Hint as hint:
+    ...     print(hint)
+    write `explanation` as a string of at least 15 words (a sentence or two)
+    """
+    if not isinstance(text, str) or len(text.split()) < words:
+        raise Hint(f"write `explanation` as a string of at least {words} words (a sentence or two)")
+
+
 def _describe(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..data import make_nuclei
 from ..pixels import dequantize, quantize
-from ._core import Attempt, Hint, exercise
+from ._core import Attempt, Hint, exercise, require_words
 
 
 @exercise(
@@ -126,10 +126,6 @@ def _rounding_errors(bits_range):
     }
 
 
-def _words(text):
-    return len(str(text).split())
-
-
 @exercise(
     "01.3",
     needs=("bits_needed", "explanation"),
@@ -142,8 +138,7 @@ def _words(text):
     ],
 )
 def bit_depth(bits_needed, explanation):
-    if not isinstance(explanation, str) or _words(explanation) < 15:
-        raise Hint("write your explanation in at least 15 words (a sentence or two)")
+    require_words(explanation)
     errors = _rounding_errors(range(1, 17))
     smallest = min(b for b, e in errors.items() if e < 1.0)
     if bits_needed not in errors:

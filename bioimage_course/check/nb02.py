@@ -16,7 +16,7 @@ import scipy.ndimage as ndi
 
 from ..data import make_nuclei
 from ..filters import correlate, critical_learning_rate, gaussian_kernel, loss_gradient
-from ._core import Attempt, Hint, exercise
+from ._core import Attempt, Hint, exercise, require_words
 
 LECTURE_PATTERN = np.where(np.eye(5) + np.eye(5)[::-1] > 0, 1.0, 0.5)
 
@@ -166,8 +166,7 @@ def _blob_f1(sigma, image, labels, radius_px):
     ],
 )
 def blob_scale(best_sigma, explanation):
-    if not isinstance(explanation, str) or len(explanation.split()) < 15:
-        raise Hint("write your explanation in at least 15 words (a sentence or two)")
+    require_words(explanation)
     try:
         sigma = float(best_sigma)
     except (TypeError, ValueError):

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..data import make_nuclei
 from ..normalize import DatasetNormalizer, normalize_minmax, normalize_percentile, standardize
-from ._core import Attempt, Hint, exercise
+from ._core import Attempt, Hint, exercise, require_words
 
 STRATEGY_NAMES = ("min-max", "z-score", "percentile", "dataset-level")
 
@@ -146,8 +146,7 @@ HOT_LIMIT = 100 - 100 * 20 / (256 * 256)  # above it, the upper percentile lands
     ],
 )
 def safe_percentile(safe_pmax, explanation):
-    if not isinstance(explanation, str) or len(explanation.split()) < 15:
-        raise Hint("write your explanation in at least 15 words (a sentence or two)")
+    require_words(explanation)
     try:
         pmax = float(safe_pmax)
     except (TypeError, ValueError):

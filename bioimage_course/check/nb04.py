@@ -16,7 +16,7 @@ import numpy as np
 from ..augment import Compose, RandomWarp, resample, resample_labels, warp_coordinates
 from ..data import make_nuclei
 from ..normalize import normalize_percentile
-from ._core import Attempt, Hint, exercise
+from ._core import Attempt, Hint, exercise, require_words
 
 
 def _flip_independently(image, labels, rng):
@@ -195,8 +195,7 @@ def _largest_zoom_within(tolerance=0.2):
     ],
 )
 def zoom_limit(max_zoom, explanation):
-    if not isinstance(explanation, str) or len(explanation.split()) < 15:
-        raise Hint("write your explanation in at least 15 words (a sentence or two)")
+    require_words(explanation)
     try:
         zoom = float(max_zoom)
     except (TypeError, ValueError):

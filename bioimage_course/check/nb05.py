@@ -22,7 +22,7 @@ from ..metrics import matching_dataset
 from ..models import UNet
 from ..patches import random_patch
 from ..predict import instances_from_probability
-from ._core import Attempt, Hint, exercise
+from ._core import Attempt, Hint, exercise, require_words
 
 # 05.1: parameters of a U-Net block, predicted before PyTorch counts them
 
@@ -248,8 +248,7 @@ def threshold_on_validation(choose_threshold, explanation):
         raise Hint("0.5 is the default, not a choice: score every threshold and keep the best")
     if scores[thresholds.index(got)] < max(scores) - 1e-9:
         raise Hint("that threshold does not give the highest F1 on the images you were given")
-    if not isinstance(explanation, str) or len(explanation.split()) < 15:
-        raise Hint("write at least 15 words in `explanation`")
+    require_words(explanation)
     if not any(w in explanation.lower() for w in WORDS):
         raise Hint(
             "say why the choice is made on validation images and not on the test images "

@@ -13,7 +13,7 @@ from torch import nn
 from .. import receptive_field as rf
 from ..classify import CropClassifier
 from ..models import UNet
-from ._core import Attempt, Hint, exercise
+from ._core import Attempt, Hint, exercise, require_words
 
 
 def _window_stack() -> nn.Sequential:
@@ -155,8 +155,7 @@ def tile_overlap(tile_overlap_fixed):
 
 
 def _explained(text, concepts: tuple[str, ...], *, words: int = 15) -> None:
-    if not isinstance(text, str) or len(text.split()) < words:
-        raise Hint(f"write `explanation` as a string of at least {words} words")
+    require_words(text, words=words)
     if not any(c in text.lower() for c in concepts):
         raise Hint("your explanation should say what happens to the pixels at a nucleus' edge")
 

@@ -13,7 +13,7 @@ from scipy import ndimage as ndi
 from .. import postprocess
 from ..data import make_nuclei
 from ..metrics import matching
-from ._core import Attempt, Hint, exercise
+from ._core import Attempt, Hint, exercise, require_words
 
 
 @exercise(
@@ -125,8 +125,7 @@ def split_nuclei(split_nuclei_fixed):
 
 
 def _explained(text, concepts, *, words: int = 15) -> None:
-    if not isinstance(text, str) or len(text.split()) < words:
-        raise Hint(f"write `explanation` as a string of at least {words} words")
+    require_words(text, words=words)
     if not all(any(c in text.lower() for c in group) for group in concepts):
         raise Hint(
             "say what happens at *both* ends: nuclei split into pieces, and touching nuclei merged"

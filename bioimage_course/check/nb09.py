@@ -15,7 +15,7 @@ False
 
 import numpy as np
 
-from ._core import Attempt, Hint, exercise
+from ._core import Attempt, Hint, exercise, require_words
 
 
 @exercise(
@@ -92,9 +92,7 @@ def diameter_sweep(best_diameter, explanation):
         raise Hint("20 px is the training size; which diameter describes *this image's* nuclei?")
     if not 0.5 * true <= best_diameter <= 1.5 * true:
         raise Hint("choose the diameter with the highest F1 in the sweep, not the first or last")
-    words = str(explanation).split()
-    if len(words) < 15:
-        raise Hint("write at least 15 words: why does the right diameter matter?")
+    require_words(explanation)
     text = str(explanation).lower()
     if not any(k in text for k in ("size", "scale", "diameter", "large", "receptive")):
         raise Hint("say what the diameter changes: the size of the nuclei the network sees")
